@@ -1,0 +1,81 @@
+"""The engine protocol and its factory. Two implementations: `CppEngine` (default, CPU) and
+`TorchEngine` (the reference; also the CUDA path). Both pass the same conformance tests."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from .checkpoint import Checkpoint
+from .errors import EngineUnavailableError
+from .events import CancelToken, GenerationResult, StepCallback
+from .params import GenerationParams
+
+ENGINE_KINDS = ("cpp", "torch")
+
+
+class Engine(Protocol):
+    name: str  # "cpp" or "torch"
+    device: str
+    threads: int
+
+    def forward_logits(self, input_ids: np.ndarray, attention_mask: np.ndarray | None = None) -> np.ndarray:
+        """input_ids [B, L] int -> logits [B, L, V] float32."""
+        ...
+
+    def generate(
+        self,
+        prompt_ids: np.ndarray,
+        attention_mask: np.ndarray | None,
+        params: GenerationParams,
+        on_step: StepCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> GenerationResult:
+        """prompt_ids [B, P] left-padded -> generated ids (no text: the session decodes)."""
+        ...
+
+
+def cpp_engine_available() -> bool:
+    try:
+        from . import _engine  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def default_engine_kind() -> str:
+    return "cpp" if cpp_engine_available() else "torch"
+
+
+def create_engine(ckpt: Checkpoint, kind: str = "auto", device: str = "cpu", threads: int | None = None) -> Engine:
+    if kind == "auto":
+        kind = default_engine_kind()
+    if kind == "cpp":
+        if device != "cpu":
+            raise EngineUnavailableError(f"the C++ engine runs on the CPU only; use --engine torch for device {device!r}")
+        if not cpp_engine_available():
+            raise EngineUnavailableError(
+                "the C++ engine (core._engine) is not built in this installation: reinstall with "
+                "`pip install .` (it compiles csrc/ through CMake) or choose the torch engine"
+            )
+        from .cpp_engine import CppEngine
+
+        return CppEngine(ckpt, threads=threads)
+    if kind == "torch":
+        if not torch_available():
+            raise EngineUnavailableError(
+                "the torch engine needs PyTorch: `pip install torch==2.13.0` (or `pip install .[torch]`)"
+            )
+        from .torch_backend.engine import TorchEngine
+
+        return TorchEngine(ckpt, device=device, threads=threads)
+    raise ValueError(f"unknown engine {kind!r}; valid engines: {', '.join(ENGINE_KINDS)} (or 'auto')")

@@ -1,0 +1,105 @@
+"""A loaded model ready to generate: checkpoint + tokenizer + engine. The one entry point the
+command line, the seed API and the app share."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .batching import left_pad
+from .checkpoint import Checkpoint, LoadProgress, load_checkpoint
+from .engine import Engine, create_engine
+from .events import CancelToken, GenerationResult, StepCallback
+from .params import GenerationParams
+from .resources import bundled_model_dir
+
+ChatMessage = dict[str, str]
+
+
+class Session:
+    def __init__(self, ckpt: Checkpoint, engine: Engine) -> None:
+        self.checkpoint = ckpt
+        self.engine = engine
+        self.tokenizer = ckpt.tokenizer
+
+    @classmethod
+    def open(
+        cls,
+        model_dir: str | Path | None = None,
+        engine: str = "auto",
+        device: str = "cpu",
+        threads: int | None = None,
+        progress: LoadProgress | None = None,
+    ) -> Session:
+        path = Path(model_dir) if model_dir is not None else bundled_model_dir()
+        t0 = time.perf_counter()
+        ckpt = load_checkpoint(path, progress)
+        eng = create_engine(ckpt, engine, device, threads)
+        session = cls(ckpt, eng)
+        session.load_seconds = time.perf_counter() - t0
+        return session
+
+    load_seconds: float = 0.0
+
+    @property
+    def description(self) -> str:
+        e = self.engine
+        return f"{self.checkpoint.name} · {e.name} engine · {e.device} · {e.threads} threads"
+
+    # -- prompts ---------------------------------------------------------------------------
+    def encode(self, prompt: str, chat: bool = False, history: Sequence[ChatMessage] = ()) -> list[int]:
+        """Prompt ids: plain text, or a chat turn after `history` with the checkpoint's template."""
+        if chat:
+            messages = [*history, {"role": "user", "content": prompt}]
+            return self.tokenizer.encode_chat(messages)
+        return self.tokenizer.encode(prompt)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of generated ids, stopping at the first EOS/EOT (what follows is padding)."""
+        stop = {self.checkpoint.eos_id, self.checkpoint.eot_id}
+        cut = list(ids)
+        for i, t in enumerate(cut):
+            if t in stop:
+                cut = cut[:i]
+                break
+        return self.tokenizer.decode(cut)
+
+    # -- generation ------------------------------------------------------------------------
+    def generate_ids(
+        self,
+        prompts: Sequence[Sequence[int]],
+        params: GenerationParams,
+        on_step: StepCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> GenerationResult:
+        ids, mask = left_pad(prompts, self.checkpoint.pad_id)
+        total = ids.shape[1] + params.gen_length
+        limit = self.checkpoint.config.max_sequence_length
+        if total > limit:
+            raise ValueError(
+                f"prompt ({ids.shape[1]} tokens) + gen_length ({params.gen_length}) = {total} exceeds "
+                f"the model's max_sequence_length ({limit}); shorten the prompt or gen_length"
+            )
+        attention = mask if not mask.all() else None
+        result = self.engine.generate(ids, attention, params, on_step, cancel)
+        texts = tuple(self.decode(row) for row in result.generated_ids)
+        return replace(result, texts=texts)
+
+    def generate(
+        self,
+        prompts: str | Sequence[str],
+        params: GenerationParams | None = None,
+        on_step: StepCallback | None = None,
+        cancel: CancelToken | None = None,
+        chat: bool = False,
+    ) -> GenerationResult:
+        params = params or GenerationParams()
+        texts = [prompts] if isinstance(prompts, str) else list(prompts)
+        return self.generate_ids([self.encode(t, chat=chat) for t in texts], params, on_step, cancel)
+
+    def forward_logits(self, input_ids: np.ndarray, attention_mask: np.ndarray | None = None) -> np.ndarray:
+        return self.engine.forward_logits(input_ids, attention_mask)

@@ -1,0 +1,67 @@
+"""`TorchEngine`: the reference backend behind the Engine protocol (CPU, or CUDA)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from ..checkpoint import Checkpoint
+from ..errors import EngineUnavailableError
+from ..events import CancelToken, GenerationResult, StepCallback
+from ..params import GenerationParams
+from .model import LLaDAModel
+from .sampler import generate
+
+
+class TorchEngine:
+    name = "torch"
+
+    def __init__(self, ckpt: Checkpoint, device: str = "cpu", threads: int | None = None, dtype: torch.dtype | None = None) -> None:
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise EngineUnavailableError(f"device {device!r} asked for, but this PyTorch build has no CUDA device")
+        if threads is not None:
+            torch.set_num_threads(threads)
+        self.device = device
+        self.threads = torch.get_num_threads()
+        self.ckpt = ckpt
+        # On the CPU bf16/f16 matmuls are slow or missing in eager PyTorch: compute in f32 there.
+        if dtype is None and device == "cpu":
+            dtype = torch.float32
+        self.model = LLaDAModel.from_checkpoint(ckpt, device=device, dtype=dtype)
+
+    def _run(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        return self.model(x, mask)
+
+    @torch.no_grad()
+    def forward_logits(self, input_ids: np.ndarray, attention_mask: np.ndarray | None = None) -> np.ndarray:
+        x = torch.as_tensor(np.asarray(input_ids, dtype=np.int64), device=self.device)
+        mask = None if attention_mask is None else torch.as_tensor(np.asarray(attention_mask, dtype=bool), device=self.device)
+        return self.model(x, mask).float().cpu().numpy()
+
+    def generate(
+        self,
+        prompt_ids: np.ndarray,
+        attention_mask: np.ndarray | None,
+        params: GenerationParams,
+        on_step: StepCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> GenerationResult:
+        start = time.perf_counter()
+        x = torch.as_tensor(np.asarray(prompt_ids, dtype=np.int64), device=self.device)
+        mask = None if attention_mask is None else torch.as_tensor(np.asarray(attention_mask, dtype=bool), device=self.device)
+        mask_id = self.ckpt.mask_id if params.mask_id is None else params.mask_id
+        canvas, trajectory, cancelled = generate(
+            self._run, x, mask, params, mask_id, self.ckpt.eos_id, self.ckpt.eot_id, on_step, cancel
+        )
+        total = time.perf_counter() - start
+        P = x.shape[1]
+        generated = tuple(tuple(int(t) for t in row) for row in canvas[:, P:].cpu().tolist())
+        passes = trajectory[-1].forward_passes if trajectory else 0
+        return GenerationResult(
+            generated_ids=generated,
+            trajectory=tuple(trajectory),
+            timings={"total_s": total, "forward_passes": float(passes), "per_step_s": total / max(1, len(trajectory))},
+            cancelled=cancelled,
+        )

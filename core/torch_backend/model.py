@@ -1,0 +1,146 @@
+"""The LLaDA forward pass in PyTorch (ALGORITHM.md section 1): the reference the C++ engine is
+pinned to, and the module the bundled model is trained with.
+
+Shapes: B batch, L sequence, d model width, H heads, K kv heads, hd head dim, V vocab.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import ModelConfig
+
+if TYPE_CHECKING:
+    from ..checkpoint import Checkpoint
+
+TORCH_DTYPES = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, d: int, eps: float) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Normalise in float32 whatever the activation dtype (LLaDA's RMSLayerNorm does too).
+        xf = x.float()
+        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        return (xf * self.weight.float()).to(x.dtype)
+
+
+def rope_tables(length: int, head_dim: int, theta: float, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin [L, hd] for the half-split (NeoX) layout, in float32."""
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim))
+    angles = torch.outer(torch.arange(length, device=device, dtype=torch.float32), inv_freq)
+    angles = torch.cat([angles, angles], dim=-1)
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """x [B, H, L, hd]; rotate_half([a, b]) = [-b, a]; computed in float32."""
+    xf = x.float()
+    a, b = xf.chunk(2, dim=-1)
+    rotated = torch.cat([-b, a], dim=-1)
+    return (xf * cos + rotated * sin).to(x.dtype)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        d, hd = cfg.d_model, cfg.head_dim
+        self.n_heads, self.n_kv_heads, self.head_dim = cfg.n_heads, cfg.n_kv_heads, hd
+        self.attn_norm = RMSNorm(d, cfg.rms_norm_eps)
+        self.q_proj = nn.Linear(d, cfg.n_heads * hd, bias=False)
+        self.k_proj = nn.Linear(d, cfg.n_kv_heads * hd, bias=False)
+        self.v_proj = nn.Linear(d, cfg.n_kv_heads * hd, bias=False)
+        self.attn_out = nn.Linear(cfg.n_heads * hd, d, bias=False)
+        self.ff_norm = RMSNorm(d, cfg.rms_norm_eps)
+        self.ff_proj = nn.Linear(d, cfg.mlp_hidden_size, bias=False)
+        self.up_proj = nn.Linear(d, cfg.mlp_hidden_size, bias=False)
+        self.ff_out = nn.Linear(cfg.mlp_hidden_size, d, bias=False)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
+        B, L, _ = x.shape
+        n = self.attn_norm(x)
+        q = self.q_proj(n).view(B, L, self.n_heads, self.head_dim).transpose(1, 2)
+        k = self.k_proj(n).view(B, L, self.n_kv_heads, self.head_dim).transpose(1, 2)
+        v = self.v_proj(n).view(B, L, self.n_kv_heads, self.head_dim).transpose(1, 2)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if self.n_kv_heads != self.n_heads:
+            rep = self.n_heads // self.n_kv_heads
+            k = k.repeat_interleave(rep, dim=1)
+            v = v.repeat_interleave(rep, dim=1)
+        # Bidirectional: no causal mask. Padded positions are masked as keys only.
+        attn = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, scale=1.0 / math.sqrt(self.head_dim))
+        h = x + self.attn_out(attn.transpose(1, 2).reshape(B, L, -1))
+        m = self.ff_norm(h)
+        return h + self.ff_out(F.silu(self.ff_proj(m)) * self.up_proj(m))
+
+
+class LLaDAModel(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.config = cfg
+        self.wte = nn.Embedding(cfg.embedding_size, cfg.d_model)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.ln_f = RMSNorm(cfg.d_model, cfg.rms_norm_eps)
+        self.lm_head = None if cfg.weight_tying else nn.Linear(cfg.d_model, cfg.embedding_size, bias=False)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """input_ids [B, L] -> logits [B, L, V] in float32."""
+        B, L = input_ids.shape
+        x = self.wte(input_ids)
+        cos, sin = rope_tables(L, self.config.head_dim, self.config.rope_theta, input_ids.device)
+        key_mask = None
+        if attention_mask is not None and not bool(attention_mask.all()):
+            key_mask = attention_mask.bool()[:, None, None, :]  # [B, 1, 1, L] True = attend
+        for block in self.blocks:
+            x = block(x, cos, sin, key_mask)
+        x = self.ln_f(x)
+        head = self.wte.weight if self.lm_head is None else self.lm_head.weight
+        return F.linear(x, head).float()
+
+    # -- checkpoint names ------------------------------------------------------------------
+    def state_dict_for_checkpoint(self) -> dict[str, torch.Tensor]:
+        """Parameters under their LLaDA checkpoint names."""
+        out = {"model.transformer.wte.weight": self.wte.weight}
+        for n, b in enumerate(self.blocks):
+            p = f"model.transformer.blocks.{n}."
+            for part in ("attn_norm", "ff_norm"):
+                out[p + part + ".weight"] = getattr(b, part).weight
+            for part in ("q_proj", "k_proj", "v_proj", "attn_out", "ff_proj", "up_proj", "ff_out"):
+                out[p + part + ".weight"] = getattr(b, part).weight
+        out["model.transformer.ln_f.weight"] = self.ln_f.weight
+        if self.lm_head is not None:
+            out["model.transformer.ff_out.weight"] = self.lm_head.weight
+        return out
+
+    @classmethod
+    def from_checkpoint(
+        cls, ckpt: Checkpoint, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
+    ) -> LLaDAModel:
+        """Build the module from a loaded checkpoint. `dtype=None` keeps the stored dtype of the
+        big matrices (norm weights too); pass torch.float32 to upcast."""
+        with torch.device("meta"):
+            model = cls(ckpt.config)
+        target = dtype or TORCH_DTYPES[ckpt.weight_dtype]
+        params = model.state_dict_for_checkpoint()
+        tensors: dict[str, torch.Tensor] = {}
+        for name in params:
+            view = ckpt.tensors[name]
+            t = torch.from_numpy(view.data)  # shares the memory map
+            if view.dtype == "bf16":
+                t = t.view(torch.int16).view(torch.bfloat16)
+            tensors[name] = t.to(device=device, dtype=target)
+        # Assign in place of the meta parameters, keeping the module structure.
+        name_of = {id(p): n for n, p in params.items()}
+        for module in model.modules():
+            for pname, p in list(module.named_parameters(recurse=False)):
+                module._parameters[pname] = nn.Parameter(tensors[name_of[id(p)]], requires_grad=False)
+        return model.eval()

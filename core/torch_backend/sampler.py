@@ -1,0 +1,146 @@
+"""The diffusion sampler in PyTorch (ALGORITHM.md section 2): the reference semantics.
+
+A chain of small functions, as in gpt-fast: guided logits -> proposals -> confidence ->
+selection -> commit. `generate` threads an `on_step` callback through the loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+
+from ..events import CancelToken, StepCallback, StepEvent
+from ..params import GenerationParams
+from ..schedule import num_transfer_tokens
+
+# (canvas [B, L], attention mask [B, L] bool or None) -> logits [B, L, V] float32
+ModelFn = Callable[[torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+
+
+def guided_logits(
+    model: ModelFn, x: torch.Tensor, attention_mask: torch.Tensor | None, prompt_index: torch.Tensor,
+    mask_id: int, cfg_scale: float,
+) -> torch.Tensor:
+    """Logits for the canvas, with classifier-free guidance when cfg_scale > 0: the
+    unconditional rows are the canvas with every prompt position masked, run in the same
+    batch after the conditional rows; logits = un + (cfg + 1) * (cond - un)."""
+    if cfg_scale <= 0:
+        return model(x, attention_mask)
+    un_x = x.masked_fill(prompt_index, mask_id)
+    both = torch.cat([x, un_x], dim=0)
+    mask = None if attention_mask is None else torch.cat([attention_mask, attention_mask], dim=0)
+    logits = model(both, mask)
+    cond, un = logits.chunk(2, dim=0)
+    return un + (cfg_scale + 1.0) * (cond - un)
+
+
+def propose(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+    """x0: argmax at T = 0; else one exact sample of softmax(logits / T) by Gumbel-max.
+
+    The reference computes exp(l) / (-log U)^T in float64; argmax(l / T - log(-log U)) is the
+    same sample (a monotone transform: divide the log by T) without overflow. float64 noise
+    keeps the tail of the Gumbel distribution exact (Gumbel 1954; Maddison et al. 2014)."""
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    u = torch.rand(logits.shape, dtype=torch.float64, generator=generator, device="cpu").to(logits.device)
+    # U in [0, 1): -log(-log U) is +inf only at U == 1, which never occurs; U == 0 gives -inf.
+    gumbel = -torch.log(-torch.log(u))
+    return (logits.double() / temperature + gumbel).argmax(dim=-1)
+
+
+def confidence(
+    logits: torch.Tensor, x0: torch.Tensor, remasking: str, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Confidence of each proposal, float64, in [0, 1] for every mode (higher = commit first)."""
+    if remasking == "random":
+        return torch.rand(x0.shape, dtype=torch.float64, generator=generator, device="cpu").to(x0.device)
+    p = torch.softmax(logits.double(), dim=-1)  # max-subtracted inside softmax
+    if remasking == "low_confidence":
+        return p.gather(-1, x0.unsqueeze(-1)).squeeze(-1)
+    if remasking == "margin":
+        top2 = p.topk(2, dim=-1).values
+        return top2[..., 0] - top2[..., 1]
+    if remasking == "entropy":
+        # exp(-H): 1 for a one-hot distribution, 1/V for a uniform one; monotone in -H.
+        entropy = -(p * torch.log(p.clamp_min(1e-300))).sum(-1)
+        return torch.exp(-entropy)
+    raise ValueError(f"unknown remasking mode {remasking!r}")
+
+
+def select_positions(conf: torch.Tensor, k: torch.Tensor) -> list[torch.Tensor]:
+    """Per row, the k highest confidences; ties go to the lower index (stable sort)."""
+    order = torch.sort(-conf, dim=-1, stable=True).indices
+    return [order[r, : int(k[r])] for r in range(conf.shape[0])]
+
+
+@torch.no_grad()
+def generate(
+    model: ModelFn,
+    prompt_ids: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    params: GenerationParams,
+    mask_id: int,
+    eos_id: int,
+    eot_id: int,
+    on_step: StepCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[torch.Tensor, list[StepEvent], bool]:
+    """Run the sampler. Returns (canvas [B, P + gen_length], trajectory, cancelled)."""
+    params.validate()
+    B, P = prompt_ids.shape
+    device = prompt_ids.device
+    generator = torch.Generator(device="cpu").manual_seed(params.seed)
+    x = torch.cat([prompt_ids, torch.full((B, params.gen_length), mask_id, dtype=torch.long, device=device)], dim=1)
+    if attention_mask is not None:
+        attention_mask = torch.cat(
+            [attention_mask.bool(), torch.ones((B, params.gen_length), dtype=torch.bool, device=device)], dim=1
+        )
+    prompt_index = x != mask_id
+    num_blocks, steps_per_block = params.num_blocks, params.steps_per_block
+    trajectory: list[StepEvent] = []
+    start = time.perf_counter()
+    forward_passes = 0
+    step = 0
+    for block in range(num_blocks):
+        b0 = P + block * params.block_length
+        b1 = b0 + params.block_length
+        masked_per_row = (x[:, b0:b1] == mask_id).sum(dim=1).tolist()
+        schedule = torch.tensor([num_transfer_tokens(m, steps_per_block) for m in masked_per_row])
+        for i in range(steps_per_block):
+            if cancel is not None and cancel.cancelled:
+                return x, trajectory, True
+            logits = guided_logits(model, x, attention_mask, prompt_index, mask_id, params.cfg_scale)
+            forward_passes += 1
+            # Only positions of the current block can be committed: work on that slice.
+            block_logits = logits[:, b0:b1]
+            if params.logits_eos_inf:
+                block_logits = block_logits.clone()
+                block_logits[..., eos_id] = float("-inf")
+            x0 = propose(block_logits, params.temperature, generator)
+            conf = confidence(block_logits, x0, params.remasking, generator)
+            if params.confidence_eos_eot_inf:
+                conf = torch.where((x0 == eos_id) | (x0 == eot_id), torch.zeros_like(conf), conf)
+            still_masked = x[:, b0:b1] == mask_id
+            conf = torch.where(still_masked, conf, torch.full_like(conf, float("-inf")))
+            chosen = select_positions(conf, schedule[:, i])
+            for r, idx in enumerate(chosen):
+                x[r, b0 + idx] = x0[r, idx]
+            step += 1
+            offset = b0 - P
+            event = StepEvent(
+                step=step,
+                total_steps=params.max_steps,
+                block=block,
+                num_blocks=num_blocks,
+                positions=tuple(tuple(int(offset + j) for j in idx.tolist()) for idx in chosen),
+                tokens=tuple(tuple(int(t) for t in x0[r, idx].tolist()) for r, idx in enumerate(chosen)),
+                confidences=tuple(tuple(float(c) for c in conf[r, idx].tolist()) for r, idx in enumerate(chosen)),
+                elapsed=time.perf_counter() - start,
+                forward_passes=forward_passes,
+            )
+            trajectory.append(event)
+            if on_step is not None and on_step(event) is False and step < params.max_steps:
+                return x, trajectory, True
+    return x, trajectory, False
