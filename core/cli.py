@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from .engine import ENGINE_KINDS
 from .errors import CheckpointError, EngineUnavailableError
 from .events import StepEvent
-from .params import REMASKING_MODES, GenerationParams
+from .params import CACHE_MODES, DECODING_MODES, REMASKING_MODES, GenerationParams
 from .session import Session
 
 MASK_GLYPH = "░"
@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
     gen.add_argument("--logits-eos-inf", action="store_true", help="never propose EOS")
     gen.add_argument("--confidence-eos-eot-inf", action="store_true", help="commit EOS/EOT proposals last")
+    gen.add_argument("--decoding", default=defaults.decoding, choices=DECODING_MODES,
+                     help="fixed: the reference schedule; threshold/factor: parallel decoding (Fast-dLLM)")
+    gen.add_argument("--threshold", type=float, default=defaults.threshold, help="confidence threshold for --decoding threshold")
+    gen.add_argument("--factor", type=float, default=defaults.factor, help="factor for --decoding factor")
+    gen.add_argument("--cache", default=defaults.cache, choices=CACHE_MODES, help="block KV cache (approximate): none, prefix or dual")
     gen.add_argument("--engine", default="auto", choices=(*ENGINE_KINDS, "auto"), help="cpp (default when built) or torch")
     gen.add_argument("--device", default="cpu", help="cpu, or cuda / cuda:N with the torch engine")
     gen.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
@@ -68,6 +73,7 @@ class LiveView:
         self.out = out
         self.ids: list[int | None] = [None] * gen_length
         self.lines_drawn = 0
+        self.dynamic = False
 
     def _render(self, header: str) -> str:
         texts = self.session.tokenizer.token_texts([t for t in self.ids if t is not None])
@@ -87,7 +93,8 @@ class LiveView:
     def on_step(self, event: StepEvent) -> None:
         for pos, tok in zip(event.positions[0], event.tokens[0]):
             self.ids[pos] = tok
-        self.draw(f"step {event.step}/{event.total_steps} · block {event.block + 1}/{event.num_blocks} · {event.elapsed:.1f} s")
+        total = f"≤{event.total_steps}" if self.dynamic else str(event.total_steps)
+        self.draw(f"step {event.step}/{total} · forward passes {event.forward_passes} · block {event.block + 1}/{event.num_blocks} · {event.elapsed:.1f} s")
 
 
 def _generate(args: argparse.Namespace, out: TextIO) -> int:
@@ -97,6 +104,7 @@ def _generate(args: argparse.Namespace, out: TextIO) -> int:
         max_steps=args.steps, gen_length=args.gen_length, block_length=args.block_length,
         temperature=args.temperature, cfg_scale=args.cfg_scale, remasking=args.remasking,
         logits_eos_inf=args.logits_eos_inf, confidence_eos_eot_inf=args.confidence_eos_eot_inf, seed=args.seed,
+        decoding=args.decoding, threshold=args.threshold, factor=args.factor, cache=args.cache,
     )
     t0 = time.perf_counter()
     session = Session.open(args.model, engine=args.engine, device=args.device, threads=args.threads)
@@ -111,6 +119,7 @@ def _generate(args: argparse.Namespace, out: TextIO) -> int:
     live = None
     if not args.json and not args.no_live and out.isatty():
         live = LiveView(session, params.gen_length, out)
+        live.dynamic = params.dynamic_steps
         live.draw(f"{session.description} · step 0/{params.max_steps}")
     result = session.generate_ids([prompt_ids], params, live.on_step if live else None)
     if args.json:
@@ -133,7 +142,8 @@ def _generate(args: argparse.Namespace, out: TextIO) -> int:
             out.write(result.texts[0] + "\n")
         else:
             total = result.timings.get("total_s", 0.0)
-            out.write(f"\n{result.texts[0]}\n\n[{len(result.trajectory)} steps, {total:.2f} s, "
+            passes = result.trajectory[-1].forward_passes if result.trajectory else 0
+            out.write(f"\n{result.texts[0]}\n\n[{len(result.trajectory)} steps, {passes} forward passes, {total:.2f} s, "
                       f"{params.gen_length / max(total, 1e-9):.1f} tokens/s, {session.description}]\n")
     return 0
 

@@ -14,6 +14,15 @@ from typing import Any
 # `margin` and `entropy` are Dream-style extensions (ALGORITHM.md section 4).
 REMASKING_MODES: tuple[str, ...] = ("low_confidence", "random", "margin", "entropy")
 
+# How many positions a step commits (ALGORITHM.md section 4): "fixed" is the reference schedule
+# (steps split evenly over each block); "threshold" and "factor" are Fast-dLLM's parallel
+# decoding, where a block takes as many steps as it needs.
+DECODING_MODES: tuple[str, ...] = ("fixed", "threshold", "factor")
+
+# Block KV cache (Fast-dLLM): "none" recomputes the whole canvas every step; "prefix" reuses the
+# keys and values before the current block; "dual" reuses those before and after it.
+CACHE_MODES: tuple[str, ...] = ("none", "prefix", "dual")
+
 
 def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
@@ -37,6 +46,10 @@ class GenerationParams:
     logits_eos_inf: bool = False
     confidence_eos_eot_inf: bool = False
     seed: int = 0
+    decoding: str = "fixed"
+    threshold: float = 0.9  # "threshold": commit every in-block proposal at least this confident
+    factor: float = 1.0  # "factor": commit the n-th most confident while conf >= 1 - factor/(n+1)
+    cache: str = "none"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -49,6 +62,16 @@ class GenerationParams:
     @property
     def steps_per_block(self) -> int:
         return self.max_steps // self.num_blocks
+
+    @property
+    def dynamic_steps(self) -> bool:
+        """True when blocks take as many steps as they need (parallel decoding)."""
+        return self.decoding != "fixed"
+
+    @property
+    def step_budget(self) -> int:
+        """Steps the run takes (fixed) or at most takes (parallel decoding: one per token)."""
+        return self.gen_length if self.dynamic_steps else self.max_steps
 
     def with_(self, **changes: Any) -> GenerationParams:
         return replace(self, **changes)
@@ -97,6 +120,20 @@ class GenerationParams:
                 f"unknown remasking mode {self.remasking!r}; valid modes: "
                 + ", ".join(REMASKING_MODES)
             )
+        if self.decoding not in DECODING_MODES:
+            raise ValueError(
+                f"unknown decoding mode {self.decoding!r}; valid modes: " + ", ".join(DECODING_MODES)
+            )
+        if self.cache not in CACHE_MODES:
+            raise ValueError(f"unknown cache mode {self.cache!r}; valid modes: " + ", ".join(CACHE_MODES))
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or not (
+            0 < self.threshold <= 1
+        ):
+            raise ValueError(f"threshold must be in (0, 1], got {self.threshold!r}")
+        if isinstance(self.factor, bool) or not isinstance(self.factor, (int, float)) or not (
+            math.isfinite(self.factor) and self.factor > 0
+        ):
+            raise ValueError(f"factor must be a finite number > 0, got {self.factor!r}")
         if self.mask_id is not None and (
             isinstance(self.mask_id, bool) or not isinstance(self.mask_id, int) or self.mask_id < 0
         ):

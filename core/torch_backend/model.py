@@ -18,6 +18,8 @@ from ..config import ModelConfig
 if TYPE_CHECKING:
     from ..checkpoint import Checkpoint
 
+KV = tuple[torch.Tensor, torch.Tensor]  # keys, values [B, K, L, hd] after RoPE
+
 TORCH_DTYPES = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -65,20 +67,40 @@ class Block(nn.Module):
         self.up_proj = nn.Linear(d, cfg.mlp_hidden_size, bias=False)
         self.ff_out = nn.Linear(cfg.mlp_hidden_size, d, bias=False)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
-        B, L, _ = x.shape
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        key_mask: torch.Tensor | None,
+        cached: KV | None = None,
+        start: int = 0,
+        store: list[KV] | None = None,
+    ) -> torch.Tensor:
+        """x [B, R, d]: rows `start .. start+R-1` of the canvas (all of it when R = L).
+
+        With `cached` (keys and values of the whole canvas from an earlier full pass) the other
+        rows' keys and values come from the cache (Fast-dLLM block cache); `store` collects this
+        pass's keys and values for later steps."""
+        B, R, _ = x.shape
         n = self.attn_norm(x)
-        q = self.q_proj(n).view(B, L, self.n_heads, self.head_dim).transpose(1, 2)
-        k = self.k_proj(n).view(B, L, self.n_kv_heads, self.head_dim).transpose(1, 2)
-        v = self.v_proj(n).view(B, L, self.n_kv_heads, self.head_dim).transpose(1, 2)
+        q = self.q_proj(n).view(B, R, self.n_heads, self.head_dim).transpose(1, 2)
+        k = self.k_proj(n).view(B, R, self.n_kv_heads, self.head_dim).transpose(1, 2)
+        v = self.v_proj(n).view(B, R, self.n_kv_heads, self.head_dim).transpose(1, 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if store is not None:
+            store.append((k, v))
+        if cached is not None:
+            ck, cv = cached
+            k = torch.cat([ck[:, :, :start], k, ck[:, :, start + R :]], dim=2)
+            v = torch.cat([cv[:, :, :start], v, cv[:, :, start + R :]], dim=2)
         if self.n_kv_heads != self.n_heads:
             rep = self.n_heads // self.n_kv_heads
             k = k.repeat_interleave(rep, dim=1)
             v = v.repeat_interleave(rep, dim=1)
         # Bidirectional: no causal mask. Padded positions are masked as keys only.
         attn = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, scale=1.0 / math.sqrt(self.head_dim))
-        h = x + self.attn_out(attn.transpose(1, 2).reshape(B, L, -1))
+        h = x + self.attn_out(attn.transpose(1, 2).reshape(B, R, -1))
         m = self.ff_norm(h)
         return h + self.ff_out(F.silu(self.ff_proj(m)) * self.up_proj(m))
 
@@ -94,14 +116,41 @@ class LLaDAModel(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """input_ids [B, L] -> logits [B, L, V] in float32."""
-        B, L = input_ids.shape
-        x = self.wte(input_ids)
-        cos, sin = rope_tables(L, self.config.head_dim, self.config.rope_theta, input_ids.device)
+        return self._run(input_ids, attention_mask)
+
+    def forward_and_cache(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, list[KV]]:
+        """A full pass that also returns every layer's keys and values [B, K, L, hd]."""
+        store: list[KV] = []
+        logits = self._run(input_ids, attention_mask, store=store)
+        return logits, store
+
+    def forward_rows(
+        self, row_ids: torch.Tensor, attention_mask: torch.Tensor | None, start: int, cache: list[KV]
+    ) -> torch.Tensor:
+        """Logits [B, R, V] of canvas rows start .. start+R-1, the other rows' keys and values
+        taken from `cache` (approximate by design: they are from the block's first step)."""
+        return self._run(row_ids, attention_mask, start=start, cache=cache)
+
+    def _run(
+        self,
+        ids: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        start: int = 0,
+        cache: list[KV] | None = None,
+        store: list[KV] | None = None,
+    ) -> torch.Tensor:
+        B, R = ids.shape
+        total = cache[0][0].shape[2] if cache is not None else R
+        x = self.wte(ids)
+        cos, sin = rope_tables(total, self.config.head_dim, self.config.rope_theta, ids.device)
+        cos, sin = cos[start : start + R], sin[start : start + R]
         key_mask = None
         if attention_mask is not None and not bool(attention_mask.all()):
             key_mask = attention_mask.bool()[:, None, None, :]  # [B, 1, 1, L] True = attend
-        for block in self.blocks:
-            x = block(x, cos, sin, key_mask)
+        for i, block in enumerate(self.blocks):
+            x = block(x, cos, sin, key_mask, None if cache is None else cache[i], start, store)
         x = self.ln_f(x)
         head = self.wte.weight if self.lm_head is None else self.lm_head.weight
         return F.linear(x, head).float()

@@ -19,21 +19,34 @@ from ..schedule import num_transfer_tokens
 ModelFn = Callable[[torch.Tensor, "torch.Tensor | None"], torch.Tensor]
 
 
+def model_input(
+    x: torch.Tensor, attention_mask: torch.Tensor | None, prompt_index: torch.Tensor, mask_id: int, cfg_scale: float
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The batch the model runs on: the canvas, and under classifier-free guidance (cfg > 0)
+    the unconditional rows after it: the canvas with every prompt position masked."""
+    if cfg_scale <= 0:
+        return x, attention_mask
+    un_x = x.masked_fill(prompt_index, mask_id)
+    mask = None if attention_mask is None else torch.cat([attention_mask, attention_mask], dim=0)
+    return torch.cat([x, un_x], dim=0), mask
+
+
+def combine_guidance(logits: torch.Tensor, cfg_scale: float) -> torch.Tensor:
+    """logits = un + (cfg + 1) * (cond - un), conditional rows first."""
+    if cfg_scale <= 0:
+        return logits
+    cond, un = logits.chunk(2, dim=0)
+    return un + (cfg_scale + 1.0) * (cond - un)
+
+
 def guided_logits(
     model: ModelFn, x: torch.Tensor, attention_mask: torch.Tensor | None, prompt_index: torch.Tensor,
     mask_id: int, cfg_scale: float,
 ) -> torch.Tensor:
-    """Logits for the canvas, with classifier-free guidance when cfg_scale > 0: the
-    unconditional rows are the canvas with every prompt position masked, run in the same
-    batch after the conditional rows; logits = un + (cfg + 1) * (cond - un)."""
-    if cfg_scale <= 0:
-        return model(x, attention_mask)
-    un_x = x.masked_fill(prompt_index, mask_id)
-    both = torch.cat([x, un_x], dim=0)
-    mask = None if attention_mask is None else torch.cat([attention_mask, attention_mask], dim=0)
-    logits = model(both, mask)
-    cond, un = logits.chunk(2, dim=0)
-    return un + (cfg_scale + 1.0) * (cond - un)
+    """Logits for the canvas, with classifier-free guidance when cfg_scale > 0 (conditional and
+    unconditional rows in one batched forward)."""
+    both, mask = model_input(x, attention_mask, prompt_index, mask_id, cfg_scale)
+    return combine_guidance(model(both, mask), cfg_scale)
 
 
 def propose(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -75,6 +88,53 @@ def select_positions(conf: torch.Tensor, k: torch.Tensor) -> list[torch.Tensor]:
     return [order[r, : int(k[r])] for r in range(conf.shape[0])]
 
 
+def parallel_count(conf: torch.Tensor, decoding: str, threshold: float, factor: float) -> torch.Tensor:
+    """Fast-dLLM's parallel decoding: how many of each row's still-masked positions to commit.
+
+    threshold: every position with confidence >= threshold; factor: the n-th most confident
+    (n from 1) while its confidence >= 1 - factor / (n + 1). Always at least one while any
+    position is masked (the most confident), so a block always finishes."""
+    ranked = torch.sort(conf, dim=-1, descending=True, stable=True).values  # -inf (not masked) last
+    available = torch.isfinite(ranked).sum(dim=-1)
+    if decoding == "threshold":
+        passing = ranked >= threshold
+    else:
+        n = torch.arange(1, ranked.shape[-1] + 1, device=conf.device, dtype=torch.float64)
+        passing = ranked >= 1.0 - factor / (n + 1.0)
+    # count the leading run of passing positions (the rule stops at the first that fails)
+    leading = torch.cumprod(passing.to(torch.int64), dim=-1).sum(dim=-1)
+    return torch.minimum(torch.clamp(leading, min=1), available)
+
+
+class _Forward:
+    """Runs the model for one step: a plain full pass, or the Fast-dLLM block cache (a full pass
+    at each block start storing keys and values, then only the block's rows, or the rows from
+    the block to the end for the prefix cache)."""
+
+    def __init__(self, model: ModelFn, params: GenerationParams, prompt_index: torch.Tensor, mask_id: int,
+                 attention_mask: torch.Tensor | None) -> None:
+        self.model, self.params, self.prompt_index, self.mask_id = model, params, prompt_index, mask_id
+        self.attention_mask = attention_mask
+        self.cache: list | None = None
+        if params.cache != "none" and not hasattr(model, "forward_and_cache"):
+            raise ValueError(f"cache={params.cache!r} needs a model with forward_and_cache (LLaDAModel)")
+
+    def block_logits(self, x: torch.Tensor, b0: int, b1: int, first_step: bool) -> torch.Tensor:
+        """Guided logits [B, b1 - b0, V] of the current block."""
+        params = self.params
+        both, mask = model_input(x, self.attention_mask, self.prompt_index, self.mask_id, params.cfg_scale)
+        if params.cache == "none":
+            logits = self.model(both, mask)[:, b0:b1]
+        elif first_step:
+            full, self.cache = self.model.forward_and_cache(both, mask)  # type: ignore[attr-defined]
+            logits = full[:, b0:b1]
+        else:
+            end = b1 if params.cache == "dual" else both.shape[1]
+            rows = self.model.forward_rows(both[:, b0:end], mask, b0, self.cache)  # type: ignore[attr-defined]
+            logits = rows[:, : b1 - b0]
+        return combine_guidance(logits, params.cfg_scale)
+
+
 @torch.no_grad()
 def generate(
     model: ModelFn,
@@ -98,6 +158,7 @@ def generate(
             [attention_mask.bool(), torch.ones((B, params.gen_length), dtype=torch.bool, device=device)], dim=1
         )
     prompt_index = x != mask_id
+    forward = _Forward(model, params, prompt_index, mask_id, attention_mask)
     num_blocks, steps_per_block = params.num_blocks, params.steps_per_block
     trajectory: list[StepEvent] = []
     start = time.perf_counter()
@@ -108,13 +169,19 @@ def generate(
         b1 = b0 + params.block_length
         masked_per_row = (x[:, b0:b1] == mask_id).sum(dim=1).tolist()
         schedule = torch.tensor([num_transfer_tokens(m, steps_per_block) for m in masked_per_row])
-        for i in range(steps_per_block):
+        i = 0
+        while True:
+            still_masked = x[:, b0:b1] == mask_id
+            if params.dynamic_steps:
+                if not still_masked.any():
+                    break
+            elif i == steps_per_block:
+                break
             if cancel is not None and cancel.cancelled:
                 return x, trajectory, True
-            logits = guided_logits(model, x, attention_mask, prompt_index, mask_id, params.cfg_scale)
-            forward_passes += 1
             # Only positions of the current block can be committed: work on that slice.
-            block_logits = logits[:, b0:b1]
+            block_logits = forward.block_logits(x, b0, b1, first_step=i == 0)
+            forward_passes += 1
             if params.logits_eos_inf:
                 block_logits = block_logits.clone()
                 block_logits[..., eos_id] = float("-inf")
@@ -122,16 +189,20 @@ def generate(
             conf = confidence(block_logits, x0, params.remasking, generator)
             if params.confidence_eos_eot_inf:
                 conf = torch.where((x0 == eos_id) | (x0 == eot_id), torch.zeros_like(conf), conf)
-            still_masked = x[:, b0:b1] == mask_id
             conf = torch.where(still_masked, conf, torch.full_like(conf, float("-inf")))
-            chosen = select_positions(conf, schedule[:, i])
+            if params.dynamic_steps:
+                counts = parallel_count(conf, params.decoding, params.threshold, params.factor)
+            else:
+                counts = schedule[:, i]
+            chosen = select_positions(conf, counts)
             for r, idx in enumerate(chosen):
                 x[r, b0 + idx] = x0[r, idx]
             step += 1
+            i += 1
             offset = b0 - P
             event = StepEvent(
                 step=step,
-                total_steps=params.max_steps,
+                total_steps=params.step_budget,
                 block=block,
                 num_blocks=num_blocks,
                 positions=tuple(tuple(int(offset + j) for j in idx.tolist()) for idx in chosen),
@@ -141,6 +212,9 @@ def generate(
                 forward_passes=forward_passes,
             )
             trajectory.append(event)
-            if on_step is not None and on_step(event) is False and step < params.max_steps:
+            last = block == num_blocks - 1 and (
+                not (x[:, b0:b1] == mask_id).any() if params.dynamic_steps else i == steps_per_block
+            )
+            if on_step is not None and on_step(event) is False and not last:
                 return x, trajectory, True
     return x, trajectory, False
