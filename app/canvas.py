@@ -1,0 +1,305 @@
+"""The canvas: the generated region as token cells, painted from the step trajectory.
+
+State is a function of (trajectory, shown step): each position remembers the step that revealed
+it, so live streaming and scrubbing through a finished run are the same drawing. Step events are
+absorbed as they arrive (cheap), and repaints are throttled to about 30 per second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
+
+REPAINT_INTERVAL_MS = 33  # about 30 repaints per second, whatever the step rate
+
+# Confidence buckets as in the LLaDA demo: under 0.3, under 0.7, above.
+LOW, MID = 0.3, 0.7
+
+
+def bucket(confidence: float) -> int:
+    return 0 if confidence < LOW else (1 if confidence < MID else 2)
+
+
+@dataclass(frozen=True)
+class CanvasColors:
+    text: QColor
+    dim: QColor
+    mask_fill: QColor
+    mask_fill_active: QColor
+    mask_border: QColor
+    background: QColor
+    buckets: tuple[QColor, QColor, QColor]  # low, mid, high
+    bucket_text: QColor
+    block_rule: QColor
+
+    @classmethod
+    def for_palette(cls, pal: QPalette) -> CanvasColors:
+        bg = pal.color(QPalette.ColorRole.Base)
+        dark = bg.lightnessF() < 0.5
+        text = pal.color(QPalette.ColorRole.Text)
+        dim = QColor(text)
+        dim.setAlphaF(0.45)
+        if dark:
+            return cls(
+                text=text, dim=dim, background=bg,
+                mask_fill=QColor("#2a2f36"), mask_fill_active=QColor("#3a4452"), mask_border=QColor("#4b5563"),
+                buckets=(QColor("#9b3b3b"), QColor("#8a6a12"), QColor("#2e7047")),
+                bucket_text=QColor("#ffffff"), block_rule=QColor("#4b5563"),
+            )
+        return cls(
+            text=text, dim=dim, background=bg,
+            mask_fill=QColor("#eef0f3"), mask_fill_active=QColor("#dde3ec"), mask_border=QColor("#c3cad5"),
+            buckets=(QColor("#f5a3a3"), QColor("#fbd58a"), QColor("#a6dcb4")),
+            bucket_text=QColor("#1d1d1d"), block_rule=QColor("#c3cad5"),
+        )
+
+
+class TokenCanvas(QWidget):
+    """Paints `gen_length` cells. Masked: a placeholder; revealed at the shown step: highlighted by
+    confidence; revealed earlier: plain text; EOS/EOT padding: a small faint cell."""
+
+    shownStepChanged = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Generation canvas")
+        self.setToolTip(
+            "The generated text as token cells: grey boxes are still masked, coloured cells were "
+            "revealed in the shown step (red: confidence < 0.3, amber: < 0.7, green: above)."
+        )
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAutoFillBackground(True)
+        self.setBackgroundRole(QPalette.ColorRole.Base)
+        f = QFont(self.font())
+        f.setPointSizeF(max(10.0, f.pointSizeF() * 1.15))
+        self.setFont(f)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REPAINT_INTERVAL_MS)
+        self._timer.timeout.connect(self._flush)
+        self._dirty = False
+        self.repaints = 0  # paint events (the benchmark and tests read it)
+        self.events_absorbed = 0
+        self.message = ""
+        self.reset(0)
+
+    # -- state ---------------------------------------------------------------------------
+    def reset(self, gen_length: int, block_length: int | None = None, special_ids: frozenset[int] = frozenset(),
+              total_steps: int = 0) -> None:
+        self.gen_length = gen_length
+        self.block_length = block_length or max(1, gen_length)
+        self.special_ids = special_ids
+        self.total_steps = total_steps
+        self.revealed_at = [0] * gen_length  # step that revealed each position (0: masked)
+        self.tokens = [-1] * gen_length
+        self.texts = [""] * gen_length
+        self.confidences = [0.0] * gen_length
+        self.last_step = 0  # the latest step absorbed
+        self.shown_step = 0  # the step drawn (== last_step while live)
+        self.current_block = 0
+        self.live = False
+        self._layout_cache: tuple[int, int, list[QRectF]] | None = None
+        self._request_repaint(immediate=True)
+
+    def set_message(self, message: str) -> None:
+        self.message = message
+        self._request_repaint(immediate=True)
+
+    def absorb(self, step: int, block: int, positions: tuple[int, ...], tokens: tuple[int, ...],
+               confidences: tuple[float, ...], texts: tuple[str, ...]) -> None:
+        """Record one step's reveals (called for every step; painting is throttled separately)."""
+        for i, pos in enumerate(positions):
+            if 0 <= pos < self.gen_length:
+                self.revealed_at[pos] = step
+                self.tokens[pos] = tokens[i]
+                self.confidences[pos] = float(confidences[i])
+                self.texts[pos] = texts[i] if i < len(texts) else ""
+        self.last_step = step
+        self.current_block = block
+        if self.live or self.shown_step == step - 1:
+            self.shown_step = step
+        self.events_absorbed += 1
+        self._layout_cache = None
+        self._request_repaint()
+
+    def set_final_texts(self, texts: tuple[str, ...], tokens: tuple[int, ...]) -> None:
+        """After a run: the exact text of every final token (covers positions the events named)."""
+        for i, t in enumerate(texts[: self.gen_length]):
+            if self.revealed_at[i]:
+                self.texts[i] = t
+                self.tokens[i] = tokens[i]
+        self._layout_cache = None
+        self._request_repaint(immediate=True)
+
+    def show_step(self, step: int) -> None:
+        step = max(0, min(step, self.last_step))
+        if step != self.shown_step:
+            self.shown_step = step
+            self._layout_cache = None
+            self.shownStepChanged.emit(step)
+            self._request_repaint(immediate=True)
+
+    def visible_token_count(self) -> int:
+        return sum(1 for s in self.revealed_at if 0 < s <= self.shown_step)
+
+    # -- throttled repaint -------------------------------------------------------------------
+    def _request_repaint(self, immediate: bool = False) -> None:
+        self._dirty = True
+        if immediate:
+            self._timer.stop()
+            self._flush()
+        elif not self._timer.isActive():
+            self._timer.start()
+
+    def flush(self) -> None:
+        """Draw now whatever is pending (end of a run)."""
+        self._timer.stop()
+        self._flush()
+
+    def _flush(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self._relayout()
+            self.update()
+
+    # -- layout --------------------------------------------------------------------------
+    def _cell_text(self, i: int) -> str:
+        t = self.texts[i]
+        if self.tokens[i] in self.special_ids:
+            return ""
+        shown = t.strip()
+        if not shown:
+            return "↵" if "\n" in t else "␣"
+        return shown.replace("\n", "↵")
+
+    def _layout(self) -> list[QRectF]:
+        width = max(100, self.width())
+        key = (width, self.shown_step)
+        if self._layout_cache is not None and self._layout_cache[:2] == key:
+            return self._layout_cache[2]
+        fm = QFontMetrics(self.font())
+        h = fm.height() + 8
+        pad, gap, margin = 5, 4, 12
+        mask_w = fm.horizontalAdvance("mmmm") + 2 * pad
+        special_w = 14
+        x, y = margin, margin
+        rects: list[QRectF] = []
+        for i in range(self.gen_length):
+            s = self.revealed_at[i]
+            if s and s <= self.shown_step:
+                if self.tokens[i] in self.special_ids:
+                    w = special_w
+                else:
+                    w = fm.horizontalAdvance(self._cell_text(i)) + 2 * pad
+            else:
+                w = mask_w
+            if x + w > width - margin and x > margin:
+                x = margin
+                y += h + gap
+            rects.append(QRectF(x, y, w, h))
+            x += w + gap
+            if s and s <= self.shown_step and "\n" in self.texts[i] and self.tokens[i] not in self.special_ids:
+                x = margin
+                y += h + gap
+        self._layout_cache = (width, self.shown_step, rects)
+        return rects
+
+    def _relayout(self) -> None:
+        rects = self._layout()
+        bottom = int(max((r.bottom() for r in rects), default=0)) + 12
+        if self.message:
+            bottom = max(bottom, 120)
+        if self.minimumHeight() != bottom:
+            self.setMinimumHeight(bottom)
+
+    def sizeHint(self) -> QSize:
+        return QSize(640, 320)
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
+        self._layout_cache = None
+        self._relayout()
+        super().resizeEvent(event)
+
+    # -- painting ------------------------------------------------------------------------
+    def paintEvent(self, _event) -> None:  # noqa: ANN001 - Qt signature
+        self.repaints += 1
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        colors = CanvasColors.for_palette(self.palette())
+        p.setFont(self.font())
+        if self.gen_length == 0 or self.message:
+            p.setPen(colors.dim)
+            p.drawText(self.rect().adjusted(24, 24, -24, -24),
+                       Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message)
+            p.end()
+            return
+        rects = self._layout()
+        active_block = self.current_block
+        for i, r in enumerate(rects):
+            s = self.revealed_at[i]
+            if s and s <= self.shown_step:
+                if self.tokens[i] in self.special_ids:
+                    c = QColor(colors.dim)
+                    c.setAlphaF(0.25)
+                    p.setPen(Qt.PenStyle.NoPen)
+                    p.setBrush(c)
+                    p.drawEllipse(r.center(), 2.5, 2.5)
+                    if s == self.shown_step:
+                        p.setBrush(Qt.BrushStyle.NoBrush)
+                        p.setPen(QPen(colors.buckets[bucket(self.confidences[i])], 2))
+                        p.drawRoundedRect(r.adjusted(1, 1, -1, -1), 4, 4)
+                    continue
+                if s == self.shown_step:
+                    p.setPen(Qt.PenStyle.NoPen)
+                    p.setBrush(colors.buckets[bucket(self.confidences[i])])
+                    p.drawRoundedRect(r, 4, 4)
+                    p.setPen(colors.bucket_text)
+                else:
+                    p.setPen(colors.text)
+                p.drawText(r, Qt.AlignmentFlag.AlignCenter, self._cell_text(i))
+            else:
+                in_active = (i // self.block_length) == active_block
+                p.setPen(QPen(colors.mask_border, 1, Qt.PenStyle.DashLine if not in_active else Qt.PenStyle.SolidLine))
+                p.setBrush(colors.mask_fill_active if in_active else colors.mask_fill)
+                p.drawRoundedRect(r.adjusted(0.5, 0.5, -0.5, -0.5), 4, 4)
+        p.end()
+
+
+class Legend(QWidget):
+    """The colour key under the canvas."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Colour legend")
+        self.setToolTip("What the cell colours mean")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(4, 0, 4, 0)
+        self._chips: list[tuple[QLabel, int]] = []
+        for text, idx in (("masked", -1), ("revealed now, confidence < 0.3", 0), ("< 0.7", 1), ("≥ 0.7", 2)):
+            chip = QLabel()
+            chip.setFixedSize(14, 14)
+            chip.setAccessibleName(f"Legend colour: {text}")
+            label = QLabel(text)
+            label.setAccessibleName(f"Legend: {text}")
+            lay.addWidget(chip)
+            lay.addWidget(label)
+            lay.addSpacing(8)
+            self._chips.append((chip, idx))
+        lay.addStretch(1)
+        self.refresh()
+
+    def refresh(self) -> None:
+        colors = CanvasColors.for_palette(self.palette())
+        for chip, idx in self._chips:
+            c = colors.mask_fill_active if idx < 0 else colors.buckets[idx]
+            chip.setStyleSheet(
+                f"background:{c.name()}; border:1px solid {colors.mask_border.name()}; border-radius:3px;"
+            )
+
+    def changeEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
+        if event.type() == event.Type.PaletteChange:
+            self.refresh()
+        super().changeEvent(event)

@@ -1,0 +1,385 @@
+"""The sampler controls: sliders that offer only valid values, presets, and the request they build.
+
+Each control is one `Control` row described by a `ControlSpec`, so a new parameter (issue 7
+may add parallel decoding and a KV cache) is one more entry in `CONTROL_SPECS` plus, if its
+valid values depend on others, a line in `ControlsPanel._constrain`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.params import REMASKING_MODES, GenerationParams
+
+GEN_LENGTHS: tuple[int, ...] = (16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+TEMPERATURES: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(0, 41))  # 0 .. 2
+CFG_SCALES: tuple[float, ...] = tuple(round(0.25 * i, 2) for i in range(0, 17))  # 0 .. 4
+SEED_MAX = 2**31 - 1
+
+REMASKING_LABELS = {
+    "low_confidence": "Low confidence",
+    "random": "Random",
+    "margin": "Top-2 margin",
+    "entropy": "Entropy",
+}
+REMASKING_TIPS = {
+    "low_confidence": "Keep the tokens the model is most sure of; remask the rest (LLaDA's default).",
+    "random": "Reveal randomly chosen positions each step.",
+    "margin": "Keep tokens with the largest gap between the top two probabilities.",
+    "entropy": "Keep tokens whose predictive distribution has the lowest entropy.",
+}
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def block_length_choices(gen_length: int) -> list[int]:
+    """Block lengths that divide gen_length (so the generated region splits into whole blocks)."""
+    return divisors(gen_length)
+
+
+def step_choices(gen_length: int, block_length: int) -> list[int]:
+    """Step counts that split evenly over the blocks, up to one token per step."""
+    blocks = gen_length // block_length
+    return list(range(blocks, gen_length + 1, blocks))
+
+
+# Presets: named starting points. Values outside a model's range are snapped to the nearest valid.
+PRESETS: dict[str, dict[str, Any]] = {
+    "Fast": dict(gen_length=64, block_length=32, max_steps=16, temperature=0.0, cfg_scale=0.0,
+                 remasking="low_confidence"),
+    "Balanced": dict(gen_length=128, block_length=32, max_steps=64, temperature=0.0, cfg_scale=0.0,
+                     remasking="low_confidence"),
+    "Quality": dict(gen_length=128, block_length=32, max_steps=128, temperature=0.0, cfg_scale=0.0,
+                    remasking="low_confidence"),
+    "Creative": dict(gen_length=128, block_length=64, max_steps=128, temperature=0.9, cfg_scale=0.0,
+                     remasking="low_confidence"),
+}
+PRESET_TIPS = {
+    "Fast": "64 tokens, 2 blocks, 4 tokens revealed per step.",
+    "Balanced": "128 tokens, 4 blocks, 2 tokens per step, greedy.",
+    "Quality": "128 tokens, 4 blocks, one token per step, greedy.",
+    "Creative": "128 tokens, 2 blocks, one token per step, temperature 0.9.",
+}
+CUSTOM = "Custom"
+
+
+def describe(widget: QWidget, name: str, tip: str) -> QWidget:
+    """Every control gets an accessible name (screen readers) and a tooltip."""
+    widget.setAccessibleName(name)
+    widget.setToolTip(tip)
+    return widget
+
+
+class ChoiceSlider(QWidget):
+    """A slider over an explicit list of values (ints or floats) with a value label.
+
+    The slider's integer position indexes `values`, so only listed values can be chosen."""
+
+    valueChanged = Signal(object)
+
+    def __init__(self, name: str, tip: str, values: Sequence[Any], fmt: str = "{}", parent: QWidget | None = None):
+        super().__init__(parent)
+        self._values: list[Any] = list(values)
+        self._fmt = fmt
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setPageStep(1)
+        self.label = QLabel()
+        self.label.setMinimumWidth(44)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        describe(self.slider, name, tip)
+        describe(self.label, f"{name} value", tip)
+        self.setAccessibleName(name)
+        self.setToolTip(tip)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.slider, 1)
+        lay.addWidget(self.label)
+        self.slider.setRange(0, max(0, len(self._values) - 1))
+        self.slider.valueChanged.connect(self._moved)
+        self._refresh_label()
+
+    def values(self) -> list[Any]:
+        return list(self._values)
+
+    def value(self) -> Any:
+        return self._values[self.slider.value()]
+
+    def _nearest_index(self, value: Any) -> int:
+        return min(range(len(self._values)), key=lambda i: (abs(self._values[i] - value), self._values[i]))
+
+    def setValue(self, value: Any) -> None:
+        self.slider.setValue(self._nearest_index(value))
+
+    def setValues(self, values: Sequence[Any], keep: Any | None = None) -> None:
+        """Replace the allowed values, keeping `keep` (or the current value) snapped to the nearest."""
+        current = self.value() if keep is None else keep
+        self._values = list(values)
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(0, len(self._values) - 1))
+        self.slider.setValue(self._nearest_index(current))
+        self.slider.blockSignals(False)
+        self._refresh_label()
+
+    def _moved(self, _index: int) -> None:
+        self._refresh_label()
+        self.valueChanged.emit(self.value())
+
+    def _refresh_label(self) -> None:
+        self.label.setText(self._fmt.format(self.value()))
+
+
+@dataclass(frozen=True)
+class ControlSpec:
+    key: str  # the GenerationParams field
+    label: str
+    tip: str
+
+
+CONTROL_SPECS: tuple[ControlSpec, ...] = (
+    ControlSpec("gen_length", "Length", "Generation length: how many tokens to generate (masked positions)."),
+    ControlSpec("block_length", "Block length",
+                "Semi-autoregressive block size. Only divisors of the generation length are offered."),
+    ControlSpec("max_steps", "Steps",
+                "Sampling steps (forward passes). Only multiples of the number of blocks are offered; "
+                "fewer steps reveal more tokens per step."),
+    ControlSpec("temperature", "Temperature", "Gumbel-noise temperature. 0 is greedy (deterministic)."),
+    ControlSpec("cfg_scale", "CFG scale",
+                "Classifier-free guidance strength. 0 turns it off; above 0 doubles the compute per step."),
+    ControlSpec("remasking", "Remasking", "Which predicted tokens to keep each step; the rest are remasked."),
+    ControlSpec("seed", "Seed", "Random seed (for temperature > 0 and random remasking)."),
+    ControlSpec("logits_eos_inf", "Suppress EOS",
+                "Set the end-of-text logit to -inf so the model cannot end the text early."),
+    ControlSpec("confidence_eos_eot_inf", "Never keep EOS/EOT first",
+                "Give EOS/EOT tokens -inf confidence so they are revealed last."),
+)
+SPEC = {s.key: s for s in CONTROL_SPECS}
+
+
+class ControlsPanel(QWidget):
+    """The sampler settings. `params()` is the request they make; `changed` fires on any edit."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._max_gen_length = max(GEN_LENGTHS)
+        self._applying_preset = False
+        self.setAccessibleName("Sampler settings")
+        self.setToolTip("Sampler settings for the next generation")
+
+        self.preset = describe(QComboBox(), "Preset", "Named settings. Editing any value switches to Custom.")
+        for name in PRESETS:
+            self.preset.addItem(name)
+            self.preset.setItemData(self.preset.count() - 1, PRESET_TIPS[name], Qt.ItemDataRole.ToolTipRole)
+        self.preset.addItem(CUSTOM)
+
+        s = SPEC
+        self.gen_length = ChoiceSlider(s["gen_length"].label, s["gen_length"].tip, GEN_LENGTHS)
+        self.block_length = ChoiceSlider(s["block_length"].label, s["block_length"].tip, block_length_choices(128))
+        self.max_steps = ChoiceSlider(s["max_steps"].label, s["max_steps"].tip, step_choices(128, 128))
+        self.temperature = ChoiceSlider(s["temperature"].label, s["temperature"].tip, TEMPERATURES, "{:.2f}")
+        self.cfg_scale = ChoiceSlider(s["cfg_scale"].label, s["cfg_scale"].tip, CFG_SCALES, "{:.2f}")
+        self.remasking = describe(QComboBox(), s["remasking"].label, s["remasking"].tip)
+        for mode in REMASKING_MODES:
+            self.remasking.addItem(REMASKING_LABELS.get(mode, mode), mode)
+            self.remasking.setItemData(self.remasking.count() - 1, REMASKING_TIPS.get(mode, mode),
+                                       Qt.ItemDataRole.ToolTipRole)
+        self.seed = describe(QSpinBox(), s["seed"].label, s["seed"].tip)
+        self.seed.setRange(0, SEED_MAX)
+        self.seed_dice = describe(QToolButton(), "New random seed", "Pick a new random seed")
+        self.seed_dice.setText("⚄")
+        self.logits_eos_inf = describe(QCheckBox(s["logits_eos_inf"].label), s["logits_eos_inf"].label,
+                                       s["logits_eos_inf"].tip)
+        self.confidence_eos_eot_inf = describe(
+            QCheckBox(s["confidence_eos_eot_inf"].label), s["confidence_eos_eot_inf"].label,
+            s["confidence_eos_eot_inf"].tip,
+        )
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        describe(self.summary, "Schedule summary", "How the generation is split into blocks and steps.")
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Preset", self.preset)
+        form.addRow(s["gen_length"].label, self.gen_length)
+        form.addRow(s["block_length"].label, self.block_length)
+        form.addRow(s["max_steps"].label, self.max_steps)
+        form.addRow(s["temperature"].label, self.temperature)
+        form.addRow(s["cfg_scale"].label, self.cfg_scale)
+        form.addRow(s["remasking"].label, self.remasking)
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.seed_dice)
+        form.addRow(s["seed"].label, seed_row)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.logits_eos_inf)
+        lay.addWidget(self.confidence_eos_eot_inf)
+        lay.addWidget(self.summary)
+        lay.addStretch(1)
+
+        self.gen_length.setValue(128)
+        self._constrain()
+        self.gen_length.valueChanged.connect(self._on_structure)
+        self.block_length.valueChanged.connect(self._on_structure)
+        for w in (self.max_steps, self.temperature, self.cfg_scale):
+            w.valueChanged.connect(self._on_edit)
+        self.remasking.currentIndexChanged.connect(self._on_edit)
+        self.seed.valueChanged.connect(self._on_edit)
+        self.logits_eos_inf.toggled.connect(self._on_edit)
+        self.confidence_eos_eot_inf.toggled.connect(self._on_edit)
+        self.preset.currentTextChanged.connect(self._on_preset)
+        self.seed_dice.clicked.connect(self._new_seed)
+        self.apply_preset("Balanced")
+
+    # -- the request -------------------------------------------------------------------------
+    def params(self) -> GenerationParams:
+        return GenerationParams(
+            max_steps=int(self.max_steps.value()),
+            gen_length=int(self.gen_length.value()),
+            block_length=int(self.block_length.value()),
+            temperature=float(self.temperature.value()),
+            cfg_scale=float(self.cfg_scale.value()),
+            remasking=str(self.remasking.currentData()),
+            logits_eos_inf=self.logits_eos_inf.isChecked(),
+            confidence_eos_eot_inf=self.confidence_eos_eot_inf.isChecked(),
+            seed=int(self.seed.value()),
+        )
+
+    def set_params(self, p: GenerationParams | dict[str, Any]) -> None:
+        """Show these settings (snapped to what the controls offer)."""
+        d = p.to_dict() if isinstance(p, GenerationParams) else dict(p)
+        self._applying_preset = True
+        try:
+            if "gen_length" in d:
+                self.gen_length.setValues(self._gen_lengths(), keep=int(d["gen_length"]))
+            self._constrain(block=d.get("block_length"), steps=d.get("max_steps"))
+            if "temperature" in d:
+                self.temperature.setValue(float(d["temperature"]))
+            if "cfg_scale" in d:
+                self.cfg_scale.setValue(float(d["cfg_scale"]))
+            if "remasking" in d:
+                i = self.remasking.findData(d["remasking"])
+                if i >= 0:
+                    self.remasking.setCurrentIndex(i)
+            if "seed" in d:
+                self.seed.setValue(int(d["seed"]))
+            if "logits_eos_inf" in d:
+                self.logits_eos_inf.setChecked(bool(d["logits_eos_inf"]))
+            if "confidence_eos_eot_inf" in d:
+                self.confidence_eos_eot_inf.setChecked(bool(d["confidence_eos_eot_inf"]))
+        finally:
+            self._applying_preset = False
+        self._update_summary()
+        self.changed.emit()
+
+    def apply_preset(self, name: str) -> None:
+        if name not in PRESETS:
+            return
+        self.set_params(PRESETS[name])
+        self.preset.blockSignals(True)
+        self.preset.setCurrentText(name)
+        self.preset.blockSignals(False)
+
+    def set_max_gen_length(self, limit: int) -> None:
+        """Offer only lengths that fit the model's context (leaving room for a prompt)."""
+        self._max_gen_length = max(GEN_LENGTHS[0], limit)
+        self.gen_length.setValues(self._gen_lengths())
+        self._constrain()
+
+    def _gen_lengths(self) -> list[int]:
+        return [g for g in GEN_LENGTHS if g <= self._max_gen_length] or [GEN_LENGTHS[0]]
+
+    # -- keeping combinations valid -------------------------------------------------------
+    def _constrain(self, block: int | None = None, steps: int | None = None) -> None:
+        gen = int(self.gen_length.value())
+        self.block_length.setValues(block_length_choices(gen), keep=block)
+        blk = int(self.block_length.value())
+        self.max_steps.setValues(step_choices(gen, blk), keep=steps)
+
+    def _on_structure(self, _value: Any) -> None:
+        self._constrain()
+        self._on_edit()
+
+    def _on_edit(self, *_args: Any) -> None:
+        if self._applying_preset:
+            return
+        self.preset.blockSignals(True)
+        self.preset.setCurrentText(CUSTOM)
+        self.preset.blockSignals(False)
+        self._update_summary()
+        self.changed.emit()
+
+    def _on_preset(self, name: str) -> None:
+        if name in PRESETS:
+            self.apply_preset(name)
+
+    def _new_seed(self) -> None:
+        import random
+
+        self.seed.setValue(random.randint(0, 99_999))
+
+    def _update_summary(self) -> None:
+        p = self.params()
+        per_step = p.gen_length / p.max_steps
+        self.summary.setText(
+            f"{p.num_blocks} block{'s' if p.num_blocks != 1 else ''} of {p.block_length} tokens, "
+            f"{p.steps_per_block} steps each · {per_step:g} token{'s' if per_step != 1 else ''} per step"
+            + (" · CFG doubles each step" if p.cfg_scale > 0 else "")
+        )
+
+    # -- QSettings -----------------------------------------------------------------------
+    def save(self, settings: QSettings) -> None:
+        p = self.params()
+        settings.beginGroup("params")
+        for k, v in p.to_dict().items():
+            if k != "mask_id":
+                settings.setValue(k, v)
+        settings.endGroup()
+        settings.setValue("preset", self.preset.currentText())
+
+    def restore(self, settings: QSettings) -> None:
+        settings.beginGroup("params")
+        keys = set(settings.childKeys())
+        d: dict[str, Any] = {}
+        types = {"max_steps": int, "gen_length": int, "block_length": int, "seed": int,
+                 "temperature": float, "cfg_scale": float, "remasking": str,
+                 "logits_eos_inf": bool, "confidence_eos_eot_inf": bool}
+        for k, t in types.items():
+            if k in keys:
+                try:
+                    d[k] = settings.value(k, type=t)
+                except (TypeError, ValueError):
+                    pass
+        settings.endGroup()
+        preset = str(settings.value("preset", "", type=str) or "")
+        if d:
+            self.set_params(d)
+        if preset in PRESETS and (not d or self._matches(PRESETS[preset])):
+            self.apply_preset(preset)
+        else:
+            self.preset.blockSignals(True)
+            self.preset.setCurrentText(CUSTOM)
+            self.preset.blockSignals(False)
+
+    def _matches(self, values: dict[str, Any]) -> bool:
+        cur = self.params().to_dict()
+        return all(cur.get(k) == v for k, v in values.items())

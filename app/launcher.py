@@ -1,0 +1,178 @@
+"""Entry point of the `llada-studio` console script and `python -m app`.
+
+No arguments: the window. `--self-test [--model DIR] [--engine E] [--threads N]`: load a model and
+run a short generation through the window's own worker path, offscreen, then exit (0: it works).
+`--gui [--model DIR]`: the window with a given model. Any other arguments: the command line
+(`core.cli`), imported only then so the window never pays for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+
+from . import APP_NAME, ORG_NAME
+
+
+def _app(argv0: str = "llada-studio"):  # noqa: ANN202 - returns QApplication
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication([argv0])
+    app.setOrganizationName(ORG_NAME)
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setDesktopFileName("llada-studio")
+    return app
+
+
+def run_window(model_dir: str | None = None, engine: str | None = None, threads: int | None = None) -> int:
+    """Show the window under a qasync event loop until it is closed."""
+    import qasync
+
+    from .window import MainWindow, app_icon
+
+    app = _app()
+    app.setWindowIcon(app_icon())
+    closed = asyncio.Event()
+
+    async def until_closed() -> None:
+        win = MainWindow(model_dir=model_dir, engine=engine, threads=threads)
+        app.aboutToQuit.connect(closed.set)
+        win.show()
+        await closed.wait()
+
+    try:
+        qasync.run(until_closed())
+    except asyncio.CancelledError:
+        pass
+    return 0
+
+
+def _gui_args(argv: Sequence[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="llada-studio", description=f"{APP_NAME}: the window or its self-test")
+    ap.add_argument("--gui", action="store_true", help="open the window")
+    ap.add_argument("--self-test", action="store_true", help="load a model, run a short generation offscreen, exit")
+    ap.add_argument("--model", default=None, help="model folder (default: the bundled model)")
+    ap.add_argument("--engine", default=None, choices=["auto", "cpp", "torch"])
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--gen-length", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--prompt", default="Once upon a time")
+    ap.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
+    return ap.parse_args(list(argv))
+
+
+def self_test(argv: Sequence[str]) -> int:
+    """Load the model and generate a few steps through the window's worker; print a summary."""
+    args = _gui_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import qasync
+    from PySide6.QtCore import QSettings
+
+    from .worker import model_exists
+    from .window import MainWindow
+
+    if not model_exists(args.model):
+        from core.resources import bundled_model_dir
+
+        where = args.model or bundled_model_dir()
+        print(f"self-test FAILED: no model folder with a config.json at {where}", file=sys.stderr)
+        return 2
+
+    app = _app()
+    report: dict[str, object] = {}
+
+    async def run() -> int:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[int] = loop.create_future()
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = QSettings(os.path.join(tmp, "self-test.ini"), QSettings.Format.IniFormat)
+            win = MainWindow(settings=settings, autoload=False, engine=args.engine or "auto", threads=args.threads)
+            win.dialogs = False
+
+            def fail(message: str) -> None:
+                if not done.done():
+                    print(f"self-test FAILED: {message}", file=sys.stderr)
+                    done.set_result(1)
+
+            def loaded(info) -> None:  # noqa: ANN001
+                report["load_s"] = time.perf_counter() - t0
+                gen = max(1, args.gen_length)
+                win.controls.set_params(dict(gen_length=gen, block_length=gen, max_steps=min(args.steps, gen),
+                                             temperature=0.0, cfg_scale=0.0, remasking="low_confidence", seed=0))
+                win.chat_mode.setChecked(False)
+                win.prompt.setPlainText(args.prompt)
+                if not win.generate():
+                    fail("the window refused to start a generation")
+
+            def finished(outcome) -> None:  # noqa: ANN001
+                res = outcome.result
+                steps = len(res.trajectory)
+                expected = outcome.request.params.max_steps
+                if res.cancelled or steps != expected:
+                    fail(f"generation ended after {steps} of {expected} steps (cancelled={res.cancelled})")
+                    return
+                if win.step_updates_received != steps:
+                    fail(f"the window received {win.step_updates_received} step events for {steps} steps")
+                    return
+                m = outcome.model
+                total = float(res.timings.get("total_s", 0.0))
+                print(f"{APP_NAME} self-test: OK")
+                print(f"  model:   {m.name} ({m.num_parameters / 1e6:.1f} M parameters, {m.weight_dtype}) at {m.path}")
+                print(f"  licence: {m.license or 'unknown'}")
+                print(f"  engine:  {m.engine} on {m.device}, {m.threads} threads; loaded in {report['load_s']:.2f} s")
+                p = outcome.request.params
+                print(f"  run:     {steps} steps, {p.gen_length} tokens, {total:.2f} s "
+                      f"({p.gen_length / total if total > 0 else 0:.1f} tok/s), {win.step_updates_received} step events")
+                print(f"  prompt:  {outcome.request.prompt!r}")
+                print(f"  text:    {outcome.text[:200]!r}")
+                if not done.done():
+                    done.set_result(0)
+
+            win.modelLoaded.connect(loaded)
+            win.runFinished.connect(finished)
+            win.loadFailed.connect(lambda f: fail(f"could not load {f.path}: {f.problem}"))
+            win.runFailed.connect(lambda f: fail(f"generation failed: {f.message}"))
+            win.open_model(args.model)
+            try:
+                code = await asyncio.wait_for(done, timeout=args.timeout)
+            except asyncio.TimeoutError:
+                print(f"self-test FAILED: no result within {args.timeout:.0f} s", file=sys.stderr)
+                code = 1
+            win.close()
+            if win.host.running:
+                print("self-test FAILED: the engine thread did not end", file=sys.stderr)
+                code = 1
+            return code
+
+    try:
+        return int(qasync.run(run()))
+    except Exception as exc:  # pragma: no cover - reported, never a traceback for the installer
+        print(f"self-test FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        return run_window()
+    if "--self-test" in args:
+        return self_test(args)
+    if args[0] == "--gui":
+        ns = _gui_args(args)
+        return run_window(ns.model, ns.engine, ns.threads)
+    from core.cli import main as cli_main  # lazily: the window never imports the command line
+
+    return int(cli_main(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

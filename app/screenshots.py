@@ -1,0 +1,146 @@
+"""Save screenshots of the window: idle, mid-generation, finished, finished in the dark theme,
+chat mode, the no-model state and the bad-folder dialog's text.
+
+    QT_QPA_PLATFORM=offscreen python -m app.screenshots --out screenshots [--model DIR]
+
+Without --model it writes a small random checkpoint (real format, nonsense words) to a temp folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", default="screenshots")
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--prompt", default="the world is a w12 of w7 and the")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from .launcher import _app
+    from .window import MainWindow
+
+    app: QApplication = _app()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = tempfile.TemporaryDirectory()
+    model = args.model
+    if model is None:
+        from core.checkpoint_writer import random_checkpoint
+
+        # Big enough that a step takes a few milliseconds, so a mid-run frame can be caught.
+        model = str(random_checkpoint(Path(tmp.name) / "random-demo-model", n_layers=4, d_model=256, n_heads=4,
+                                      mlp_hidden_size=512, vocab_size=2048))
+
+    def wait_for(signal, timeout_ms: int = 120_000) -> list:  # noqa: ANN001
+        loop = QEventLoop()
+        got: list = []
+
+        def fire(*a) -> None:  # noqa: ANN002
+            got.extend(a)
+            loop.quit()
+
+        signal.connect(fire)
+        QTimer.singleShot(timeout_ms, loop.quit)
+        loop.exec()
+        signal.disconnect(fire)
+        if not got:
+            raise RuntimeError(f"timed out waiting for {signal}")
+        return got
+
+    def settle(ms: int = 120) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    def shot(win: MainWindow, name: str) -> None:
+        win.canvas.flush()
+        win._flush_status()
+        app.processEvents()
+        path = out / f"{name}.png"
+        win.grab().save(str(path))
+        print(path)
+
+    settings = QSettings(str(Path(tmp.name) / "shots.ini"), QSettings.Format.IniFormat)
+    settings.setValue("theme", "light")
+
+    # The state before any model: what a user sees when the bundled model is missing.
+    empty = MainWindow(settings=settings, autoload=False)
+    empty.resize(1100, 700)
+    empty.show()
+    empty._autoload(None) if False else empty._show_no_model(
+        "No model loaded.\n\nThe bundled model is not installed here.\n"
+        "Use File → Open model folder… (Ctrl+O) to choose a LLaDA-format checkpoint."
+    )
+    settle()
+    shot(empty, "0-no-model")
+    empty.close()
+
+    win = MainWindow(settings=settings, autoload=False, engine="auto")
+    win.resize(1100, 700)
+    win.show()
+    win.open_model(model)
+    wait_for(win.modelLoaded)
+    win.chat_mode.setChecked(False)
+    win.controls.set_params(dict(gen_length=128, block_length=32, max_steps=64, temperature=0.0, seed=0))
+    win.prompt.setPlainText(args.prompt)
+    settle()
+    shot(win, "1-idle")
+
+    # Mid-generation: grab the live window when half the steps are in.
+    taken: list[int] = []
+    half = win.controls.params().max_steps // 2
+
+    def on_step(update) -> None:  # noqa: ANN001
+        if not taken and update.event.step >= half:
+            taken.append(update.event.step)
+            shot(win, "2-mid-generation")
+
+    win.stepShown.connect(on_step)
+    win.generate()
+    wait_for(win.runFinished)
+    win.stepShown.disconnect(on_step)
+    settle()
+    shot(win, "3-finished")
+
+    win.scrubber.setValue(win.scrubber.maximum() // 3)
+    settle()
+    shot(win, "4-scrubbed")
+
+    win.set_theme("dark")
+    win.scrubber.setValue(win.scrubber.maximum())
+    settle()
+    shot(win, "5-finished-dark")
+
+    win.scrubber.setValue(win.scrubber.maximum() // 2)
+    settle()
+    shot(win, "6-scrubbed-dark")
+
+    if win.model is not None and win.model.has_chat_template:
+        win.chat_mode.setChecked(True)
+        win.controls.set_params(dict(gen_length=32, block_length=32, max_steps=32))
+        win.prompt.setPlainText("hello")
+        win.generate()
+        wait_for(win.runFinished)
+        win.prompt.setPlainText("and the world")
+        win.generate()
+        wait_for(win.runFinished)
+        settle()
+        shot(win, "7-chat-dark")
+    win.set_theme("light")
+    win.close()
+    tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,317 @@
+"""The engine thread: one QThread owning an `EngineWorker` that loads models and runs generations.
+
+The pattern is GPT4All's chat app: requests reach the worker over queued signals, the worker
+answers with immutable payloads over queued signals, and stopping is an atomic flag
+(`core.events.CancelToken`) that the engine polls before every forward pass. Shutdown is
+stop, quit, wait: the thread's event loop ends once the running slot returns, which is at most
+one forward pass after the flag is set.
+
+The GUI thread never touches the `Session`: it gets a `ModelInfo` snapshot and `StepUpdate`s
+that already carry each revealed token's text, so painting needs no tokenizer.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from core.errors import CheckpointError, EngineUnavailableError
+from core.events import CancelToken, GenerationResult, StepEvent
+from core.params import GenerationParams
+from core.session import Session
+
+
+# -- requests (GUI -> worker) -----------------------------------------------------------------
+@dataclass(frozen=True)
+class LoadRequest:
+    model_dir: str | None  # None: the bundled model
+    engine: str = "auto"
+    threads: int | None = None
+    explicit: bool = True  # the user asked for it (a failure gets a dialog, not just a notice)
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    run_id: int
+    prompt: str
+    params: GenerationParams
+    chat: bool = False
+    history: tuple[tuple[str, str], ...] = ()  # (role, content) turns before this prompt
+    cancel: CancelToken = field(default_factory=CancelToken, compare=False)
+
+    def history_messages(self) -> list[dict[str, str]]:
+        return [{"role": r, "content": c} for r, c in self.history]
+
+
+# -- payloads (worker -> GUI) -----------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the window shows about a loaded model (a snapshot; the session stays on the worker)."""
+
+    path: str
+    name: str
+    engine: str
+    device: str
+    threads: int
+    description: str
+    license: str | None
+    num_parameters: int
+    weight_dtype: str
+    has_chat_template: bool
+    mask_id: int
+    eos_id: int
+    eot_id: int
+    max_sequence_length: int
+    load_seconds: float
+
+    @classmethod
+    def of(cls, session: Session) -> ModelInfo:
+        ck = session.checkpoint
+        return cls(
+            path=str(ck.path),
+            name=ck.name,
+            engine=session.engine.name,
+            device=session.engine.device,
+            threads=int(session.engine.threads),
+            description=session.description,
+            license=ck.license,
+            num_parameters=int(ck.num_parameters),
+            weight_dtype=str(ck.weight_dtype),
+            has_chat_template=bool(session.tokenizer.has_chat_template),
+            mask_id=int(ck.mask_id),
+            eos_id=int(ck.eos_id),
+            eot_id=int(ck.eot_id),
+            max_sequence_length=int(ck.config.max_sequence_length),
+            load_seconds=float(getattr(session, "load_seconds", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    request: LoadRequest
+    path: str
+    problem: str
+    kind: str  # "checkpoint", "engine", "error"
+
+
+@dataclass(frozen=True)
+class StepUpdate:
+    """One step for the canvas: the core event (row 0 is drawn) and the text of each token."""
+
+    run_id: int
+    event: StepEvent
+    texts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run_id: int
+    prompt_ids: tuple[int, ...]
+    params: GenerationParams
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: int
+    request: GenerationRequest
+    prompt_ids: tuple[int, ...]
+    result: GenerationResult
+    token_texts: tuple[str, ...]  # text of each generated token (for replay and export)
+    model: ModelInfo
+
+    @property
+    def text(self) -> str:
+        return self.result.texts[0] if self.result.texts else ""
+
+    @property
+    def cancelled(self) -> bool:
+        return self.result.cancelled
+
+
+@dataclass(frozen=True)
+class RunFailure:
+    run_id: int
+    message: str
+
+
+class _LoadAborted(Exception):
+    pass
+
+
+class EngineWorker(QObject):
+    """Lives on the engine thread. Its slots run there, one request at a time."""
+
+    loadStarted = Signal(object)  # LoadRequest
+    loadProgress = Signal(float, str)
+    loaded = Signal(object)  # ModelInfo
+    loadFailed = Signal(object)  # LoadFailure
+    runStarted = Signal(object)  # RunStarted
+    step = Signal(object)  # StepUpdate
+    finished = Signal(object)  # RunOutcome
+    failed = Signal(object)  # RunFailure
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.session: Session | None = None
+        self.info: ModelInfo | None = None
+        # Set by the GUI at shutdown: a load in progress gives up at its next progress report.
+        self.abort_load = threading.Event()
+
+    @Slot(object)
+    def load(self, request: LoadRequest) -> None:
+        self.loadStarted.emit(request)
+
+        def progress(fraction: float, message: str) -> None:
+            if self.abort_load.is_set():
+                raise _LoadAborted()
+            self.loadProgress.emit(float(fraction), str(message))
+
+        path = request.model_dir
+        try:
+            try:
+                session = Session.open(path, engine=request.engine, threads=request.threads, progress=progress)
+            except (CheckpointError, _LoadAborted):
+                raise
+            except Exception:
+                # "auto" prefers the C++ engine; when that is present but broken (a half-built
+                # extension), the reference engine still gives the user a working window.
+                if request.engine != "auto":
+                    raise
+                session = Session.open(path, engine="torch", threads=request.threads, progress=progress)
+        except _LoadAborted:
+            return
+        except CheckpointError as exc:
+            self.loadFailed.emit(LoadFailure(request, exc.path, exc.problem, "checkpoint"))
+            return
+        except EngineUnavailableError as exc:
+            self.loadFailed.emit(LoadFailure(request, str(path or "bundled model"), str(exc), "engine"))
+            return
+        except Exception as exc:  # a bug or an I/O error: still a dialog, never a dead thread
+            self.loadFailed.emit(
+                LoadFailure(request, str(path or "bundled model"), f"{type(exc).__name__}: {exc}", "error")
+            )
+            return
+        self.session = session
+        self.info = ModelInfo.of(session)
+        self.loaded.emit(self.info)
+
+    @Slot(object)
+    def generate(self, request: GenerationRequest) -> None:
+        session, info = self.session, self.info
+        if session is None or info is None:
+            self.failed.emit(RunFailure(request.run_id, "no model is loaded: open a model folder first"))
+            return
+        cancel = request.cancel
+        try:
+            if request.chat:
+                ids = session.encode(request.prompt, chat=True, history=request.history_messages())
+            else:
+                ids = session.encode(request.prompt)
+            prompt_ids = tuple(int(i) for i in ids)
+            if not prompt_ids:
+                raise ValueError("the prompt is empty: type something to continue from")
+            self.runStarted.emit(RunStarted(request.run_id, prompt_ids, request.params))
+            tokenizer = session.tokenizer
+
+            def on_step(event: StepEvent) -> bool:
+                texts = tuple(tokenizer.token_texts(event.tokens[0])) if event.tokens else ()
+                self.step.emit(StepUpdate(request.run_id, event, texts))
+                return not cancel.cancelled
+
+            if cancel.cancelled:  # stopped before it started: a finished, empty, cancelled run
+                pass
+            result = session.generate_ids([list(prompt_ids)], request.params, on_step, cancel)
+            texts = tuple(tokenizer.token_texts(result.generated_ids[0])) if result.generated_ids else ()
+        except Exception as exc:
+            self.failed.emit(RunFailure(request.run_id, str(exc) or type(exc).__name__))
+            return
+        self.finished.emit(RunOutcome(request.run_id, request, prompt_ids, result, texts, info))
+
+
+class EngineHost(QObject):
+    """The GUI-side owner of the engine thread: sends requests, stops, shuts down."""
+
+    requestLoad = Signal(object)
+    requestGenerate = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.thread = QThread()
+        self.thread.setObjectName("llada-engine")
+        self.worker = EngineWorker()
+        self.worker.moveToThread(self.thread)
+        # Queued: the worker lives on the engine thread, so these calls run there.
+        self.requestLoad.connect(self.worker.load)
+        self.requestGenerate.connect(self.worker.generate)
+        self._current: GenerationRequest | None = None
+        self._down = False
+        self.thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self.thread.isRunning()
+
+    def load(self, request: LoadRequest) -> None:
+        if not self._down:
+            self.requestLoad.emit(request)
+
+    def generate(self, request: GenerationRequest) -> None:
+        if not self._down:
+            self._current = request
+            self.requestGenerate.emit(request)
+
+    def stop(self) -> None:
+        if self._current is not None:
+            self._current.cancel.cancel()
+
+    def shutdown(self, timeout_s: float | None = None) -> bool:
+        """Stop, quit, wait. Returns True when the thread has ended."""
+        if self._down:
+            return not self.thread.isRunning()
+        self._down = True
+        self.stop()
+        self.worker.abort_load.set()
+        self.thread.quit()
+        if timeout_s is None:
+            ok = self.thread.wait()
+        else:
+            deadline = time.monotonic() + timeout_s
+            ok = False
+            while time.monotonic() < deadline:
+                if self.thread.wait(50):
+                    ok = True
+                    break
+        return bool(ok)
+
+
+def describe_failure(failure: LoadFailure) -> tuple[str, str]:
+    """Title and text for the bad-folder dialog."""
+    if failure.kind == "checkpoint":
+        title = "Not a usable model folder"
+        text = (
+            f"This folder cannot be opened as a LLaDA-format checkpoint.\n\n"
+            f"What is wrong: {failure.problem}\n\nWhere: {failure.path}"
+        )
+    elif failure.kind == "engine":
+        title = "Engine unavailable"
+        text = f"The model could not be started.\n\n{failure.problem}"
+    else:
+        title = "Could not load the model"
+        text = f"Loading {failure.path} failed.\n\n{failure.problem}"
+    return title, text
+
+
+def model_exists(path: str | Path | None) -> bool:
+    from core.resources import bundled_model_dir
+
+    p = Path(path) if path else bundled_model_dir()
+    return p.is_dir() and (p / "config.json").is_file()
+
+
+def params_from_dict(d: dict[str, Any]) -> GenerationParams:
+    return GenerationParams(**d)
