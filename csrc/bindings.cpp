@@ -1,0 +1,273 @@
+// The Python module core._engine: the only file that knows Python. It turns numpy arrays into
+// weight views (keeping the arrays alive), releases the GIL for all compute, and takes it back
+// only to deliver a step event or to read the cancel flag.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+#include "blas.h"
+#include "generate.h"
+
+namespace py = pybind11;
+using namespace llada;
+
+namespace {
+
+DType parse_dtype(const std::string& s) {
+  if (s == "f32") return DType::F32;
+  if (s == "f16") return DType::F16;
+  if (s == "bf16") return DType::BF16;
+  throw std::invalid_argument("unknown dtype '" + s + "' (f32, f16 or bf16)");
+}
+
+Kernel parse_kernel(const std::string& s) {
+  if (s == "auto") return Kernel::Auto;
+  if (s == "blas") return Kernel::Blas;
+  if (s == "own") return Kernel::Own;
+  throw std::invalid_argument("unknown kernel '" + s + "' (auto, blas or own)");
+}
+
+const char* kernel_name(Kernel k) { return resolve_kernel(k) == Kernel::Blas ? "blas" : "own"; }
+
+Remasking parse_remasking(const std::string& s) {
+  if (s == "low_confidence") return Remasking::LowConfidence;
+  if (s == "random") return Remasking::Random;
+  if (s == "margin") return Remasking::Margin;
+  if (s == "entropy") return Remasking::Entropy;
+  throw std::invalid_argument("unknown remasking mode '" + s + "'");
+}
+
+// A weight view of a C-contiguous numpy array in stored dtype (bf16 as uint16); the array goes
+// into `keep` so its memory outlives the engine.
+WeightView view_of(const py::handle& entry, std::vector<py::object>& keep) {
+  auto tup = entry.cast<py::tuple>();
+  py::array arr = tup[0].cast<py::array>();
+  const DType dt = parse_dtype(tup[1].cast<std::string>());
+  if (arr.itemsize() != dtype_size(dt)) throw std::invalid_argument("array item size disagrees with its dtype");
+  if (!(arr.flags() & py::array::c_style)) throw std::invalid_argument("weight arrays must be C-contiguous");
+  WeightView v;
+  v.data = arr.data();
+  v.dtype = dt;
+  if (arr.ndim() == 1) {
+    v.rows = 1;
+    v.cols = arr.shape(0);
+  } else if (arr.ndim() == 2) {
+    v.rows = arr.shape(0);
+    v.cols = arr.shape(1);
+  } else {
+    throw std::invalid_argument("weights must be 1-D or 2-D");
+  }
+  keep.push_back(arr);
+  return v;
+}
+
+std::vector<uint8_t> mask_of(const py::object& mask, ssize_t B, ssize_t L) {
+  std::vector<uint8_t> out;
+  if (mask.is_none()) return out;
+  auto m = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(
+      py::module_::import("numpy").attr("asarray")(mask, "uint8"));
+  if (!m || m.ndim() != 2 || m.shape(0) != B || m.shape(1) != L)
+    throw std::invalid_argument("attention_mask must have the shape of the ids");
+  out.assign(m.data(), m.data() + B * L);
+  return out;
+}
+
+class EngineHandle {
+ public:
+  EngineHandle(const py::dict& config, const py::dict& tensors, int threads, const std::string& kernel)
+      : kernel_(parse_kernel(kernel)), pool_(std::make_unique<ThreadPool>(threads)) {
+    ModelConfig& c = w_.cfg;
+    c.d_model = config["d_model"].cast<int>();
+    c.n_layers = config["n_layers"].cast<int>();
+    c.n_heads = config["n_heads"].cast<int>();
+    c.n_kv_heads = config["n_kv_heads"].cast<int>();
+    c.head_dim = config["head_dim"].cast<int>();
+    c.ffn = config["mlp_hidden_size"].cast<int>();
+    c.vocab = config["vocab"].cast<int>();
+    c.rope_theta = config["rope_theta"].cast<float>();
+    c.rms_eps = config["rms_norm_eps"].cast<float>();
+    w_.wte = view_of(tensors["wte"], keep_);
+    w_.ln_f = view_of(tensors["ln_f"], keep_);
+    w_.lm_head = view_of(tensors["lm_head"], keep_);
+    for (const py::handle& layer : tensors["layers"].cast<py::list>()) {
+      auto d = layer.cast<py::dict>();
+      LayerWeights l;
+      l.attn_norm = view_of(d["attn_norm"], keep_);
+      l.wq = view_of(d["q_proj"], keep_);
+      l.wk = view_of(d["k_proj"], keep_);
+      l.wv = view_of(d["v_proj"], keep_);
+      l.wo = view_of(d["attn_out"], keep_);
+      l.ff_norm = view_of(d["ff_norm"], keep_);
+      l.w_gate = view_of(d["ff_proj"], keep_);
+      l.w_up = view_of(d["up_proj"], keep_);
+      l.w_down = view_of(d["ff_out"], keep_);
+      w_.layers.push_back(l);
+    }
+    check_weights(w_);
+  }
+
+  int threads() const { return pool_->size(); }
+  std::string kernel() const { return kernel_name(kernel_); }
+  void set_kernel(const std::string& k) { kernel_ = parse_kernel(k); }
+
+  py::array_t<float> forward_logits(const py::object& ids_obj, const py::object& mask_obj) {
+    auto ids = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(ids_obj);
+    if (!ids || ids.ndim() != 2) throw std::invalid_argument("input_ids must be a 2-D integer array [B, L]");
+    const ssize_t B = ids.shape(0), L = ids.shape(1);
+    if (B == 0 || L == 0) throw std::invalid_argument("input_ids must not be empty");
+    std::vector<int64_t> tokens(ids.data(), ids.data() + B * L);
+    check_ids(tokens);
+    std::vector<uint8_t> mask = mask_of(mask_obj, B, L);
+    py::array_t<float> out({B, L, ssize_t(w_.cfg.vocab)});
+    float* dst = out.mutable_data();
+    {
+      py::gil_scoped_release nogil;
+      std::lock_guard<std::mutex> lock(mu_);
+      ForwardArgs a;
+      a.tokens = tokens.data();
+      a.key_mask = mask.empty() ? nullptr : mask.data();
+      a.B = int(B);
+      a.L = int(L);
+      a.head_from = 0;
+      a.head_to = int(L);
+      a.logits = dst;
+      forward(w_, *pool_, kernel_, a, ws_);
+    }
+    return out;
+  }
+
+  // -> (canvas [B, P + gen_length] int64, cancelled, forward_passes)
+  py::tuple generate(const py::object& prompt_obj, const py::object& mask_obj, const py::dict& params,
+                     const py::object& on_step, const py::object& is_cancelled) {
+    auto ids = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(prompt_obj);
+    if (!ids || ids.ndim() != 2) throw std::invalid_argument("prompt_ids must be a 2-D integer array [B, P]");
+    const ssize_t B = ids.shape(0), P = ids.shape(1);
+    if (B == 0) throw std::invalid_argument("prompt_ids must have at least one row");
+    std::vector<int64_t> prompt(ids.data(), ids.data() + B * P);
+    check_ids(prompt);
+    std::vector<uint8_t> mask = mask_of(mask_obj, B, P);
+
+    GenerateParams p;
+    p.steps = params["steps"].cast<int>();
+    p.gen_length = params["gen_length"].cast<int>();
+    p.block_length = params["block_length"].cast<int>();
+    p.temperature = params["temperature"].cast<double>();
+    p.cfg_scale = params["cfg_scale"].cast<double>();
+    p.remasking = parse_remasking(params["remasking"].cast<std::string>());
+    p.mask_id = params["mask_id"].cast<int64_t>();
+    p.eos_id = params["eos_id"].cast<int64_t>();
+    p.eot_id = params["eot_id"].cast<int64_t>();
+    p.logits_eos_inf = params["logits_eos_inf"].cast<bool>();
+    p.confidence_eos_eot_inf = params["confidence_eos_eot_inf"].cast<bool>();
+    p.seed = params["seed"].cast<uint64_t>();
+
+    std::exception_ptr py_error;  // an exception raised by a Python callback, rethrown below
+    StepCallback step_cb;
+    if (!on_step.is_none()) {
+      step_cb = [&](const StepData& s) -> bool {
+        py::gil_scoped_acquire gil;
+        try {
+          py::object r = on_step(s.step, s.total_steps, s.block, s.num_blocks, s.positions, s.tokens,
+                                 s.confidences, s.elapsed, s.forward_passes);
+          return r.cast<bool>();
+        } catch (...) {
+          py_error = std::current_exception();
+          return false;
+        }
+      };
+    }
+    CancelCheck cancel_cb;
+    if (!is_cancelled.is_none()) {
+      cancel_cb = [&]() -> bool {
+        py::gil_scoped_acquire gil;
+        try {
+          return is_cancelled().cast<bool>();
+        } catch (...) {
+          py_error = std::current_exception();
+          return true;
+        }
+      };
+    }
+    GenerateResult res;
+    {
+      py::gil_scoped_release nogil;
+      std::lock_guard<std::mutex> lock(mu_);
+      res = llada::generate(w_, *pool_, kernel_, prompt.data(), mask.empty() ? nullptr : mask.data(), int(B),
+                            int(P), p, step_cb, cancel_cb);
+    }
+    if (py_error) std::rethrow_exception(py_error);
+    py::array_t<int64_t> canvas({B, P + p.gen_length});
+    std::copy(res.canvas.begin(), res.canvas.end(), canvas.mutable_data());
+    return py::make_tuple(canvas, res.cancelled, res.forward_passes);
+  }
+
+ private:
+  void check_ids(const std::vector<int64_t>& ids) const {
+    for (int64_t t : ids)
+      if (t < 0 || t >= w_.cfg.vocab)
+        throw std::invalid_argument("token id " + std::to_string(t) + " is outside the vocabulary [0, " +
+                                    std::to_string(w_.cfg.vocab) + ")");
+  }
+
+  ModelWeights w_;
+  Kernel kernel_;
+  std::unique_ptr<ThreadPool> pool_;
+  Workspace ws_;
+  std::vector<py::object> keep_;
+  std::mutex mu_;
+};
+
+// Y = X W^T for tests and benchmarks of the kernels alone.
+py::array_t<float> matmul(const py::array_t<float, py::array::c_style | py::array::forcecast>& x,
+                          const py::array& w, const std::string& dtype, const std::string& kernel, int threads) {
+  std::vector<py::object> keep;
+  WeightView v = view_of(py::make_tuple(py::array::ensure(w, py::array::c_style), dtype), keep);
+  if (x.ndim() != 2 || x.shape(1) != v.cols) throw std::invalid_argument("x must be [M, K] with K = w.shape[1]");
+  const ssize_t M = x.shape(0), N = v.rows, K = v.cols;
+  py::array_t<float> y({M, N});
+  float* yp = y.mutable_data();
+  const float* xp = x.data();
+  {
+    py::gil_scoped_release nogil;
+    ThreadPool pool(threads);
+    matmul_wt(pool, parse_kernel(kernel), M, N, K, xp, K, v.data, v.dtype, K, yp, N, false);
+  }
+  return y;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_engine, m) {
+  m.doc() = "LLaDA C++ engine: forward pass and diffusion sampler";
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const std::invalid_argument& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    }
+  });
+  m.def("load_blas", [](const std::string& path) { return blas::load(path); }, py::arg("path"),
+        "dlopen an OpenBLAS library; returns '' on success, else the reason");
+  m.def("blas_available", &blas::available);
+  m.def("matmul", &matmul, py::arg("x"), py::arg("w"), py::arg("dtype"), py::arg("kernel") = "auto",
+        py::arg("threads") = 1);
+#ifdef LLADA_AVX2
+  m.attr("simd") = "avx2";
+#else
+  m.attr("simd") = "scalar";
+#endif
+  py::class_<EngineHandle>(m, "Engine")
+      .def(py::init<const py::dict&, const py::dict&, int, const std::string&>(), py::arg("config"),
+           py::arg("tensors"), py::arg("threads"), py::arg("kernel") = "auto")
+      .def_property_readonly("threads", &EngineHandle::threads)
+      .def_property("kernel", &EngineHandle::kernel, &EngineHandle::set_kernel)
+      .def("forward_logits", &EngineHandle::forward_logits, py::arg("input_ids"), py::arg("attention_mask") = py::none())
+      .def("generate", &EngineHandle::generate, py::arg("prompt_ids"), py::arg("attention_mask"), py::arg("params"),
+           py::arg("on_step") = py::none(), py::arg("is_cancelled") = py::none());
+}

@@ -1,0 +1,175 @@
+#include "forward.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "vecmath.h"
+
+namespace llada {
+
+namespace {
+
+constexpr int64_t kQueryChunk = 128;  // attention query rows per task
+
+template <class T>
+T* grow(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+// Runs fn(r0, r1) over [0, rows) in chunks of about `chunk` rows.
+template <class Fn>
+void parallel_rows(ThreadPool& pool, int64_t rows, int64_t chunk, Fn fn) {
+  const int64_t n = (rows + chunk - 1) / chunk;
+  pool.run(n, [&](int64_t t, int) { fn(t * chunk, std::min(rows, (t + 1) * chunk)); });
+}
+
+// out[r] = x[r] * rsqrt(mean(x[r]^2) + eps) * weight, in float32 (the mean summed in double).
+void rmsnorm_rows(ThreadPool& pool, const float* x, int64_t rows, int64_t d, const WeightView& weight, float eps,
+                  float* out) {
+  std::vector<float> wf(static_cast<size_t>(d));
+  convert_to_f32(weight.data, weight.dtype, 0, d, wf.data());
+  parallel_rows(pool, rows, 16, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * d;
+      double ss = 0.0;
+      for (int64_t i = 0; i < d; ++i) ss += double(xr[i]) * double(xr[i]);
+      const float scale = 1.0f / std::sqrt(float(ss / double(d)) + eps);
+      float* o = out + r * d;
+      for (int64_t i = 0; i < d; ++i) o[i] = (xr[i] * scale) * wf[size_t(i)];
+    }
+  });
+}
+
+// cos, sin (L, hd) for the half-split layout, float32 as the reference computes them:
+// inv_freq[i] = 1 / theta^(2i/hd), angle = pos * inv_freq, duplicated over the two halves.
+void rope_tables(int L, int hd, float theta, float* cos_t, float* sin_t) {
+  const int half = hd / 2;
+  std::vector<float> inv(static_cast<size_t>(half));
+  for (int i = 0; i < half; ++i) {
+    const float e = float(2 * i) / float(hd);
+    inv[size_t(i)] = 1.0f / float(std::pow(double(theta), double(e)));
+  }
+  for (int p = 0; p < L; ++p) {
+    for (int i = 0; i < half; ++i) {
+      const float a = float(p) * inv[size_t(i)];
+      const float c = float(std::cos(double(a))), s = float(std::sin(double(a)));
+      cos_t[p * hd + i] = cos_t[p * hd + i + half] = c;
+      sin_t[p * hd + i] = sin_t[p * hd + i + half] = s;
+    }
+  }
+}
+
+// x' = x*cos + rotate_half(x)*sin, rotate_half([a, b]) = [-b, a], for each head of each row.
+void apply_rope(ThreadPool& pool, float* x, int64_t T, int L, int heads, int hd, const float* cos_t,
+                const float* sin_t) {
+  const int half = hd / 2;
+  parallel_rows(pool, T, 32, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t p = r % L;
+      const float* c = cos_t + p * hd;
+      const float* s = sin_t + p * hd;
+      for (int h = 0; h < heads; ++h) {
+        float* v = x + r * int64_t(heads) * hd + int64_t(h) * hd;
+        for (int i = 0; i < half; ++i) {
+          const float a = v[i], b = v[i + half];
+          v[i] = a * c[i] - b * s[i];
+          v[i + half] = b * c[i + half] + a * s[i + half];
+        }
+      }
+    }
+  });
+}
+
+// att (T, H*hd) = softmax(q k^T / sqrt(hd), padded keys excluded) v, per (row b, head h).
+void attention(ThreadPool& pool, Kernel kernel, const ModelConfig& c, const ForwardArgs& a, Workspace& ws) {
+  const int64_t L = a.L, hd = c.head_dim, H = c.n_heads, KH = c.n_kv_heads, group = H / KH;
+  const int64_t ldq = H * hd, ldk = KH * hd;
+  const int64_t chunks = (L + kQueryChunk - 1) / kQueryChunk;
+  float* scores = grow(ws.scores, size_t(pool.size()) * size_t(kQueryChunk * L));
+  const float scale = 1.0f / std::sqrt(float(hd));
+  const float* q = ws.q.data();
+  const float* k = ws.k.data();
+  const float* v = ws.v.data();
+  float* out = ws.att.data();
+  pool.run(int64_t(a.B) * H * chunks, [&](int64_t task, int thread) {
+    const int64_t ch = task % chunks, h = (task / chunks) % H, b = task / (chunks * H);
+    const int64_t i0 = ch * kQueryChunk, rows = std::min(L, i0 + kQueryChunk) - i0;
+    const int64_t kv = h / group;
+    float* s = scores + size_t(thread) * size_t(kQueryChunk * L);
+    const float* qb = q + (b * L + i0) * ldq + h * hd;
+    const float* kb = k + (b * L) * ldk + kv * hd;
+    const float* vb = v + (b * L) * ldk + kv * hd;
+    gemm_nt_f32(kernel, rows, L, hd, scale, qb, ldq, kb, ldk, s, L);
+    const uint8_t* mask = a.key_mask ? a.key_mask + b * L : nullptr;
+    for (int64_t i = 0; i < rows; ++i) {
+      float* sr = s + i * L;
+      if (mask)
+        for (int64_t j = 0; j < L; ++j)
+          if (!mask[j]) sr[j] = -std::numeric_limits<float>::infinity();
+      float mx = -std::numeric_limits<float>::infinity();
+      for (int64_t j = 0; j < L; ++j) mx = std::max(mx, sr[j]);
+      const float inv = float(1.0 / exp_shift_sum(sr, L, mx));
+      for (int64_t j = 0; j < L; ++j) sr[j] *= inv;
+    }
+    gemm_nn_f32(kernel, rows, hd, L, s, L, vb, ldk, out + (b * L + i0) * ldq + h * hd, ldq);
+  });
+}
+
+}  // namespace
+
+void forward(const ModelWeights& w, ThreadPool& pool, Kernel kernel, const ForwardArgs& a, Workspace& ws) {
+  const ModelConfig& c = w.cfg;
+  if (a.B <= 0 || a.L <= 0) throw std::invalid_argument("forward: empty batch");
+  if (a.head_from < 0 || a.head_to > a.L || a.head_from > a.head_to)
+    throw std::invalid_argument("forward: bad LM-head row range");
+  const int64_t T = int64_t(a.B) * a.L, d = c.d_model, hd = c.head_dim;
+  const int64_t hq = int64_t(c.n_heads) * hd, hk = int64_t(c.n_kv_heads) * hd, ffn = c.ffn;
+  float* x = grow(ws.x, size_t(T * d));
+  float* xn = grow(ws.xn, size_t(T * d));
+  float* q = grow(ws.q, size_t(T * hq));
+  float* k = grow(ws.k, size_t(T * hk));
+  float* v = grow(ws.v, size_t(T * hk));
+  float* att = grow(ws.att, size_t(T * hq));
+  float* gate = grow(ws.gate, size_t(T * ffn));
+  float* up = grow(ws.up, size_t(T * ffn));
+  float* cos_t = grow(ws.cos, size_t(a.L * hd));
+  float* sin_t = grow(ws.sin, size_t(a.L * hd));
+  rope_tables(a.L, int(hd), c.rope_theta, cos_t, sin_t);
+
+  // Embedding: row t is wte[token t] (no scaling).
+  parallel_rows(pool, T, 64, [&](int64_t r0, int64_t r1) {
+    for (int64_t t = r0; t < r1; ++t) convert_to_f32(w.wte.data, w.wte.dtype, a.tokens[t] * d, d, x + t * d);
+  });
+
+  for (const LayerWeights& l : w.layers) {
+    rmsnorm_rows(pool, x, T, d, l.attn_norm, c.rms_eps, xn);
+    matmul_wt(pool, kernel, T, hq, d, xn, d, l.wq.data, l.wq.dtype, d, q, hq, false);
+    matmul_wt(pool, kernel, T, hk, d, xn, d, l.wk.data, l.wk.dtype, d, k, hk, false);
+    matmul_wt(pool, kernel, T, hk, d, xn, d, l.wv.data, l.wv.dtype, d, v, hk, false);
+    apply_rope(pool, q, T, a.L, c.n_heads, int(hd), cos_t, sin_t);
+    apply_rope(pool, k, T, a.L, c.n_kv_heads, int(hd), cos_t, sin_t);
+    attention(pool, kernel, c, a, ws);
+    matmul_wt(pool, kernel, T, d, hq, att, hq, l.wo.data, l.wo.dtype, hq, x, d, true);  // x += attn_out(att)
+
+    rmsnorm_rows(pool, x, T, d, l.ff_norm, c.rms_eps, xn);
+    matmul_wt(pool, kernel, T, ffn, d, xn, d, l.w_gate.data, l.w_gate.dtype, d, gate, ffn, false);
+    matmul_wt(pool, kernel, T, ffn, d, xn, d, l.w_up.data, l.w_up.dtype, d, up, ffn, false);
+    parallel_rows(pool, T, 16, [&](int64_t r0, int64_t r1) { silu_mul(gate + r0 * ffn, up + r0 * ffn, (r1 - r0) * ffn); });
+    matmul_wt(pool, kernel, T, d, ffn, gate, ffn, l.w_down.data, l.w_down.dtype, ffn, x, d, true);  // x += ff_out(.)
+  }
+
+  // Final norm and LM head, only on the rows asked for.
+  const int64_t R = a.head_to - a.head_from;
+  if (R == 0) return;
+  float* hin = grow(ws.head_in, size_t(int64_t(a.B) * R * d));
+  for (int b = 0; b < a.B; ++b)
+    std::copy(x + (int64_t(b) * a.L + a.head_from) * d, x + (int64_t(b) * a.L + a.head_to) * d, xn + int64_t(b) * R * d);
+  rmsnorm_rows(pool, xn, int64_t(a.B) * R, d, w.ln_f, c.rms_eps, hin);
+  matmul_wt(pool, kernel, int64_t(a.B) * R, c.vocab, d, hin, d, w.lm_head.data, w.lm_head.dtype, d, a.logits, c.vocab,
+            false);
+}
+
+}  // namespace llada

@@ -1,0 +1,150 @@
+#include "generate.h"
+
+#include <chrono>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace llada {
+
+std::vector<int> num_transfer_tokens(int masked, int steps) {
+  std::vector<int> out(size_t(steps), masked / steps);
+  for (int i = 0; i < masked % steps; ++i) ++out[size_t(i)];
+  return out;
+}
+
+namespace {
+void validate(const GenerateParams& p, int64_t vocab) {
+  auto fail = [](const std::string& m) { throw std::invalid_argument(m); };
+  if (p.gen_length <= 0 || p.block_length <= 0 || p.steps <= 0) fail("gen_length, block_length and steps must be positive");
+  if (p.gen_length % p.block_length != 0) fail("gen_length must be a multiple of block_length");
+  if (p.steps % (p.gen_length / p.block_length) != 0) fail("steps must be a multiple of the number of blocks");
+  if (!(p.temperature >= 0.0) || !(p.cfg_scale >= 0.0)) fail("temperature and cfg_scale must be >= 0");
+  for (int64_t id : {p.mask_id, p.eos_id, p.eot_id})
+    if (id < 0 || id >= vocab) fail("mask, eos and eot ids must lie in [0, vocab)");
+}
+}  // namespace
+
+GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, const int64_t* prompt,
+                        const uint8_t* prompt_mask, int B, int P, const GenerateParams& p,
+                        const StepCallback& on_step, const CancelCheck& cancelled) {
+  const int64_t V = w.cfg.vocab;
+  validate(p, V);
+  const auto start = std::chrono::steady_clock::now();
+  const int L = P + p.gen_length;
+  const int num_blocks = p.gen_length / p.block_length;
+  const int steps_per_block = p.steps / num_blocks;
+  const bool cfg = p.cfg_scale > 0.0;
+  const int rows = cfg ? 2 * B : B;  // conditional rows first, then unconditional
+
+  // Canvas x = [prompt | mask ...]; prompt_index = positions not mask at the start.
+  GenerateResult res;
+  std::vector<int64_t>& x = res.canvas;
+  x.assign(size_t(B) * L, p.mask_id);
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < P; ++i) x[size_t(b) * L + i] = prompt[size_t(b) * P + i];
+  std::vector<uint8_t> is_prompt(x.size());
+  for (size_t i = 0; i < x.size(); ++i) is_prompt[i] = x[i] != p.mask_id;
+  std::vector<uint8_t> key_mask;
+  if (prompt_mask != nullptr) {
+    key_mask.assign(size_t(rows) * L, 1);
+    for (int r = 0; r < rows; ++r)
+      for (int i = 0; i < P; ++i) key_mask[size_t(r) * L + i] = prompt_mask[size_t(r % B) * P + i] ? 1 : 0;
+  }
+
+  std::vector<int64_t> batch(size_t(rows) * L);
+  std::vector<float> logits(size_t(rows) * p.block_length * V);
+  std::vector<float> guided(cfg ? size_t(B) * p.block_length * V : 0);
+  std::vector<Proposal> prop(size_t(B) * p.block_length);
+  Workspace ws;
+  const float cfg_factor = float(p.cfg_scale + 1.0);
+
+  int step = 0;
+  for (int block = 0; block < num_blocks; ++block) {
+    const int b0 = P + block * p.block_length, b1 = b0 + p.block_length;
+    std::vector<std::vector<int>> schedule(static_cast<size_t>(B));
+    for (int b = 0; b < B; ++b) {
+      int masked = 0;
+      for (int i = b0; i < b1; ++i) masked += x[size_t(b) * L + i] == p.mask_id;
+      schedule[size_t(b)] = num_transfer_tokens(masked, steps_per_block);
+    }
+    for (int i = 0; i < steps_per_block; ++i) {
+      if (cancelled && cancelled()) {
+        res.cancelled = true;
+        return res;
+      }
+      // The model input: the canvas, and under CFG the canvas with the prompt masked.
+      std::copy(x.begin(), x.end(), batch.begin());
+      if (cfg)
+        for (size_t j = 0; j < x.size(); ++j) batch[x.size() + j] = is_prompt[j] ? p.mask_id : x[j];
+      ForwardArgs fa;
+      fa.tokens = batch.data();
+      fa.key_mask = key_mask.empty() ? nullptr : key_mask.data();
+      fa.B = rows;
+      fa.L = L;
+      fa.head_from = b0;  // only the current block's positions are ever sampled
+      fa.head_to = b1;
+      fa.logits = logits.data();
+      forward(w, pool, kernel, fa, ws);
+      ++res.forward_passes;
+      float* lg = logits.data();
+      const int64_t n = int64_t(B) * p.block_length * V;
+      if (cfg) {  // un + (cfg + 1) * (cond - un), in float32 as the reference
+        const float* cond = logits.data();
+        const float* un = logits.data() + n;
+        for (int64_t j = 0; j < n; ++j) guided[size_t(j)] = un[j] + cfg_factor * (cond[j] - un[j]);
+        lg = guided.data();
+      }
+      if (p.logits_eos_inf)
+        for (int64_t r = 0; r < int64_t(B) * p.block_length; ++r) lg[r * V + p.eos_id] = -std::numeric_limits<float>::infinity();
+
+      // Proposals and confidences of the masked positions of this block, in parallel.
+      const int64_t cells = int64_t(B) * p.block_length;
+      pool.run(cells, [&](int64_t c, int) {
+        const int b = int(c / p.block_length), j = int(c % p.block_length);
+        if (x[size_t(b) * L + b0 + j] != p.mask_id) return;
+        Rng rng = Rng::stream(p.seed, uint64_t(step), uint64_t(b), uint64_t(j));
+        Proposal pr = propose(lg + c * V, V, p.temperature, p.remasking, rng);
+        if (p.confidence_eos_eot_inf && (pr.token == p.eos_id || pr.token == p.eot_id)) pr.confidence = 0.0;
+        prop[size_t(c)] = pr;
+      });
+
+      ++step;
+      StepData ev;
+      ev.step = step;
+      ev.total_steps = p.steps;
+      ev.block = block;
+      ev.num_blocks = num_blocks;
+      ev.forward_passes = res.forward_passes;
+      ev.positions.resize(size_t(B));
+      ev.tokens.resize(size_t(B));
+      ev.confidences.resize(size_t(B));
+      for (int b = 0; b < B; ++b) {
+        std::vector<int> cand;  // masked positions of the block, ascending
+        std::vector<double> conf;
+        for (int j = 0; j < p.block_length; ++j) {
+          if (x[size_t(b) * L + b0 + j] != p.mask_id) continue;
+          cand.push_back(j);
+          conf.push_back(prop[size_t(b) * p.block_length + j].confidence);
+        }
+        for (int idx : top_k(conf.data(), int(conf.size()), schedule[size_t(b)][size_t(i)])) {
+          const int j = cand[size_t(idx)];
+          const Proposal& pr = prop[size_t(b) * p.block_length + j];
+          x[size_t(b) * L + b0 + j] = pr.token;
+          ev.positions[size_t(b)].push_back(b0 - P + j);
+          ev.tokens[size_t(b)].push_back(pr.token);
+          ev.confidences[size_t(b)].push_back(pr.confidence);
+        }
+      }
+      res.steps_done = step;
+      ev.elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (on_step && !on_step(ev) && step < p.steps) {
+        res.cancelled = true;
+        return res;
+      }
+    }
+  }
+  return res;
+}
+
+}  // namespace llada

@@ -1,0 +1,61 @@
+// The diffusion generation loop (ALGORITHM.md section 2): canvas, block schedule, classifier-
+// free guidance, proposals and confidences, top-k commit, per-step callback and cancellation.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "forward.h"
+#include "sampling.h"
+
+namespace llada {
+
+struct GenerateParams {
+  int steps = 128;         // total steps over all blocks (max_steps)
+  int gen_length = 128;    // masked positions appended to the prompt
+  int block_length = 128;  // gen_length / block_length blocks, revealed left to right
+  double temperature = 0.0;
+  double cfg_scale = 0.0;  // > 0: classifier-free guidance
+  Remasking remasking = Remasking::LowConfidence;
+  int64_t mask_id = 0;
+  int64_t eos_id = 0;
+  int64_t eot_id = 0;
+  bool logits_eos_inf = false;          // EOS column -inf before sampling
+  bool confidence_eos_eot_inf = false;  // EOS/EOT proposals get confidence 0
+  uint64_t seed = 0;
+};
+
+// What one step did, per batch row; positions relative to the start of the generated region.
+struct StepData {
+  int step = 0;  // 1 .. total_steps
+  int total_steps = 0;
+  int block = 0;
+  int num_blocks = 0;
+  int forward_passes = 0;  // so far (a CFG pass counts once)
+  double elapsed = 0.0;    // seconds since generation started
+  std::vector<std::vector<int>> positions;
+  std::vector<std::vector<int64_t>> tokens;
+  std::vector<std::vector<double>> confidences;
+};
+
+using StepCallback = std::function<bool(const StepData&)>;  // false: stop
+using CancelCheck = std::function<bool()>;                  // true: stop before the next forward
+
+struct GenerateResult {
+  std::vector<int64_t> canvas;  // (B, P + gen_length)
+  bool cancelled = false;
+  int steps_done = 0;
+  int forward_passes = 0;
+};
+
+// The k_i of each step: masked / steps each, the first masked % steps one more.
+std::vector<int> num_transfer_tokens(int masked, int steps);
+
+// prompt (B, P) left-padded; prompt_mask (B, P) 1 = real token, or nullptr.
+// Throws std::invalid_argument for inconsistent params.
+GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, const int64_t* prompt,
+                        const uint8_t* prompt_mask, int B, int P, const GenerateParams& params,
+                        const StepCallback& on_step, const CancelCheck& cancelled);
+
+}  // namespace llada

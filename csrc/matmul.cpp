@@ -1,0 +1,186 @@
+#include "matmul.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "blas.h"
+
+namespace llada {
+
+Kernel resolve_kernel(Kernel k) {
+  if (k == Kernel::Auto) return blas::available() ? Kernel::Blas : Kernel::Own;
+  if (k == Kernel::Blas && !blas::available()) return Kernel::Own;
+  return k;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Own kernels: a dot-product micro-kernel over MR rows of X and NR rows of W, the whole K in
+// registers (MR*NR accumulators), the dtype of W converted as it is loaded.
+namespace {
+
+constexpr int kMR = 4, kNR = 3, kMBlock = 32;
+
+#ifdef LLADA_AVX2
+template <DType DT>
+inline __m256 load8(const void* base, int64_t i) {
+  if constexpr (DT == DType::F32) {
+    return _mm256_loadu_ps(static_cast<const float*>(base) + i);
+  } else if constexpr (DT == DType::BF16) {
+    __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(base) + i));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  } else {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(base) + i)));
+  }
+}
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+#endif
+
+template <DType DT, int MR, int NR>
+void micro(const float* X, int64_t ldx, const void* W, int64_t ldw, float* Y, int64_t ldy, int64_t K, bool acc) {
+  int64_t k = 0;
+  float sum[MR][NR];
+#ifdef LLADA_AVX2
+  __m256 c[MR][NR];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) c[i][j] = _mm256_setzero_ps();
+  for (; k + 8 <= K; k += 8) {
+    __m256 w[NR];
+    for (int j = 0; j < NR; ++j) w[j] = load8<DT>(W, j * ldw + k);
+    for (int i = 0; i < MR; ++i) {
+      __m256 x = _mm256_loadu_ps(X + i * ldx + k);
+      for (int j = 0; j < NR; ++j) c[i][j] = _mm256_fmadd_ps(x, w[j], c[i][j]);
+    }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) sum[i][j] = hsum(c[i][j]);
+#else
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) sum[i][j] = 0.0f;
+#endif
+  for (; k < K; ++k) {
+    for (int j = 0; j < NR; ++j) {
+      float w = load_as_f32(W, DT, j * ldw + k);
+      for (int i = 0; i < MR; ++i) sum[i][j] += X[i * ldx + k] * w;
+    }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) Y[i * ldy + j] = acc ? Y[i * ldy + j] + sum[i][j] : sum[i][j];
+}
+
+// Y[m0:m1, n0:n1] of the product, single-threaded.
+template <DType DT>
+void own_tile(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, const float* X, int64_t ldx,
+              const void* W, int64_t ldw, float* Y, int64_t ldy, bool acc) {
+  const int64_t es = dtype_size(DT);
+  auto wrow = [&](int64_t n) { return static_cast<const char*>(W) + n * ldw * es; };
+  for (int64_t mb = m0; mb < m1; mb += kMBlock) {  // keep a block of X rows hot in L1/L2
+    const int64_t me = std::min(m1, mb + kMBlock);
+    int64_t n = n0;
+    for (; n + kNR <= n1; n += kNR) {
+      int64_t m = mb;
+      for (; m + kMR <= me; m += kMR) micro<DT, kMR, kNR>(X + m * ldx, ldx, wrow(n), ldw, Y + m * ldy + n, ldy, K, acc);
+      for (; m < me; ++m) micro<DT, 1, kNR>(X + m * ldx, ldx, wrow(n), ldw, Y + m * ldy + n, ldy, K, acc);
+    }
+    for (; n < n1; ++n) {
+      int64_t m = mb;
+      for (; m + kMR <= me; m += kMR) micro<DT, kMR, 1>(X + m * ldx, ldx, wrow(n), ldw, Y + m * ldy + n, ldy, K, acc);
+      for (; m < me; ++m) micro<DT, 1, 1>(X + m * ldx, ldx, wrow(n), ldw, Y + m * ldy + n, ldy, K, acc);
+    }
+  }
+}
+
+void own_tile_any(DType dt, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, const float* X, int64_t ldx,
+                  const void* W, int64_t ldw, float* Y, int64_t ldy, bool acc) {
+  switch (dt) {
+    case DType::F32: own_tile<DType::F32>(m0, m1, n0, n1, K, X, ldx, W, ldw, Y, ldy, acc); break;
+    case DType::BF16: own_tile<DType::BF16>(m0, m1, n0, n1, K, X, ldx, W, ldw, Y, ldy, acc); break;
+    case DType::F16: own_tile<DType::F16>(m0, m1, n0, n1, K, X, ldx, W, ldw, Y, ldy, acc); break;
+  }
+}
+
+// A thread-local scratch buffer (panels of converted weights, transposed V).
+float* scratch(size_t n, int which) {
+  thread_local std::vector<float> buf[2];
+  if (buf[which].size() < n) buf[which].resize(n);
+  return buf[which].data();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+void matmul_wt(ThreadPool& pool, Kernel kernel, int64_t M, int64_t N, int64_t K, const float* X, int64_t ldx,
+               const void* W, DType wdt, int64_t ldw, float* Y, int64_t ldy, bool accumulate) {
+  if (M <= 0 || N <= 0) return;
+  kernel = resolve_kernel(kernel);
+  const int threads = pool.size();
+  const int64_t es = dtype_size(wdt);
+  // Tasks: panels of W rows (so each weight byte is read once per call) and, when there are too
+  // few panels to keep every thread busy, blocks of X rows.
+  int64_t nb;
+  if (kernel == Kernel::Blas && wdt != DType::F32) {
+    nb = std::max<int64_t>(16, std::min<int64_t>(256, (int64_t(1) << 20) / std::max<int64_t>(K, 1)));  // <= 4 MB
+  } else {
+    nb = 256;
+  }
+  nb = std::min(nb, std::max<int64_t>(16, ((N + 2 * threads - 1) / (2 * threads) + 15) / 16 * 16));
+  const int64_t n_panels = (N + nb - 1) / nb;
+  int64_t m_blocks = 1;
+  if (n_panels < 2 * threads) m_blocks = std::min<int64_t>((2 * threads + n_panels - 1) / n_panels, std::max<int64_t>(1, M / 32));
+  const int64_t mb = (M + m_blocks - 1) / m_blocks;
+
+  pool.run(n_panels * m_blocks, [&](int64_t task, int) {
+    const int64_t n0 = (task % n_panels) * nb, n1 = std::min(N, n0 + nb);
+    const int64_t m0 = (task / n_panels) * mb, m1 = std::min(M, m0 + mb);
+    if (m0 >= m1) return;
+    const char* wp = static_cast<const char*>(W) + n0 * ldw * es;
+    if (kernel == Kernel::Own) {
+      own_tile_any(wdt, m0, m1, n0, n1, K, X, ldx, W, ldw, Y, ldy, accumulate);
+      return;
+    }
+    const float* panel;
+    int64_t ldp;
+    if (wdt == DType::F32) {
+      panel = reinterpret_cast<const float*>(wp);
+      ldp = ldw;
+    } else {  // convert this panel of weight rows to f32 (small, thread-local, reused)
+      float* buf = scratch(size_t((n1 - n0) * K), 0);
+      for (int64_t r = 0; r < n1 - n0; ++r) convert_to_f32(W, wdt, (n0 + r) * ldw, K, buf + r * K);
+      panel = buf;
+      ldp = K;
+    }
+    blas::sgemm(true, int(m1 - m0), int(n1 - n0), int(K), 1.0f, X + m0 * ldx, int(ldx), panel, int(ldp),
+                accumulate ? 1.0f : 0.0f, Y + m0 * ldy + n0, int(ldy));
+  });
+}
+
+void gemm_nt_f32(Kernel kernel, int64_t M, int64_t N, int64_t K, float alpha, const float* X, int64_t ldx,
+                 const float* B, int64_t ldb, float* Y, int64_t ldy) {
+  if (resolve_kernel(kernel) == Kernel::Blas) {
+    blas::sgemm(true, int(M), int(N), int(K), alpha, X, int(ldx), B, int(ldb), 0.0f, Y, int(ldy));
+    return;
+  }
+  own_tile<DType::F32>(0, M, 0, N, K, X, ldx, B, ldb, Y, ldy, false);
+  if (alpha != 1.0f)
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) Y[i * ldy + j] *= alpha;
+}
+
+void gemm_nn_f32(Kernel kernel, int64_t M, int64_t N, int64_t K, const float* X, int64_t ldx, const float* B,
+                 int64_t ldb, float* Y, int64_t ldy) {
+  if (resolve_kernel(kernel) == Kernel::Blas) {
+    blas::sgemm(false, int(M), int(N), int(K), 1.0f, X, int(ldx), B, int(ldb), 0.0f, Y, int(ldy));
+    return;
+  }
+  float* bt = scratch(size_t(N * K), 1);  // B^T [N, K]
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t n = 0; n < N; ++n) bt[n * K + k] = B[k * ldb + n];
+  own_tile<DType::F32>(0, M, 0, N, K, X, ldx, bt, K, Y, ldy, false);
+}
+
+}  // namespace llada
