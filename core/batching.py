@@ -18,6 +18,6 @@ def left_pad(prompts: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray,
     mask = np.zeros((len(prompts), width), dtype=bool)
     for r, p in enumerate(prompts):
         if len(p):
-            ids[r, width - len(p):] = np.asarray(p, dtype=np.int64)
-            mask[r, width - len(p):] = True
+            ids[r, width - len(p) :] = np.asarray(p, dtype=np.int64)
+            mask[r, width - len(p) :] = True
     return ids, mask

@@ -129,14 +129,10 @@ def _weight_files(folder: Path) -> dict[str, Path]:
         return result
     if single.is_file():
         return {}  # every tensor is in the single file
-    raise CheckpointError(
-        folder, f"no weights: expected {SINGLE_FILE} or {INDEX_FILE} with its shards"
-    )
+    raise CheckpointError(folder, f"no weights: expected {SINGLE_FILE} or {INDEX_FILE} with its shards")
 
 
-def _special_id(
-    folder: Path, what: str, from_config: int | None, token_text: str | None, tok: Tokenizer
-) -> int | None:
+def _special_id(folder: Path, what: str, from_config: int | None, token_text: str | None, tok: Tokenizer) -> int | None:
     by_token = tok.token_to_id(token_text) if token_text else None
     if from_config is not None and by_token is not None and from_config != by_token:
         raise CheckpointError(
@@ -180,11 +176,16 @@ def load_checkpoint(path: str | Path, progress: LoadProgress | None = None) -> C
         raise CheckpointError(where, f"missing tensor(s) {missing[:3]}{more} for a {cfg.n_layers}-layer model")
     extra = [n for n in tensors if n not in expected]
     if extra:
-        raise CheckpointError(tensors[extra[0]].file, f"unexpected tensor(s) {extra[:3]}: not part of the LLaDA architecture in config.json")
+        raise CheckpointError(
+            tensors[extra[0]].file,
+            f"unexpected tensor(s) {extra[:3]}: not part of the LLaDA architecture in config.json",
+        )
     for name, shape in expected.items():
         view = tensors[name]
         if view.shape != shape:
-            raise CheckpointError(view.file, f"tensor {name!r} has shape {list(view.shape)}, config.json implies {list(shape)}")
+            raise CheckpointError(
+                view.file, f"tensor {name!r} has shape {list(view.shape)}, config.json implies {list(shape)}"
+            )
 
     report(0.9, "checking special tokens")
     cfg_path = folder / "config.json"
@@ -194,9 +195,13 @@ def load_checkpoint(path: str | Path, progress: LoadProgress | None = None) -> C
     bos_id = _special_id(folder, "bos_token", cfg.bos_token_id, tok.bos_token, tok)
     for what, value in (("mask_token_id", mask_id), ("eos_token_id", eos_id), ("eot_token_id", eot_id)):
         if value is None:
-            raise CheckpointError(cfg_path, f"{what} is unknown: set it in config.json or add the token to the tokenizer")
+            raise CheckpointError(
+                cfg_path, f"{what} is unknown: set it in config.json or add the token to the tokenizer"
+            )
         if value >= cfg.embedding_size:
-            raise CheckpointError(cfg_path, f"{what} {value} is outside the embedding table ({cfg.embedding_size} rows)")
+            raise CheckpointError(
+                cfg_path, f"{what} {value} is outside the embedding table ({cfg.embedding_size} rows)"
+            )
     if tok.vocab_size > cfg.embedding_size:
         raise CheckpointError(
             folder / "tokenizer.json",

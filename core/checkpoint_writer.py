@@ -14,8 +14,15 @@ from .checkpoint import INDEX_FILE, SINGLE_FILE, expected_tensors
 from .config import ModelConfig
 from .safetensors_io import save_safetensors
 
-SPECIAL_TOKENS = ("<|startoftext|>", "<|endoftext|>", "<|eot_id|>", "<|mdm_mask|>", "<|pad|>",
-                  "<|start_header_id|>", "<|end_header_id|>")
+SPECIAL_TOKENS = (
+    "<|startoftext|>",
+    "<|endoftext|>",
+    "<|eot_id|>",
+    "<|mdm_mask|>",
+    "<|pad|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+)
 
 # A LLaDA-style chat template (the Instruct model's, simplified to what a tiny model needs).
 CHAT_TEMPLATE = (
@@ -57,7 +64,9 @@ def write_checkpoint(
             fname = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
             save_safetensors(out / fname, {n: tensors[n] for n in part}, dtype)
             weight_map.update({n: fname for n in part})
-        (out / INDEX_FILE).write_text(json.dumps({"metadata": {}, "weight_map": weight_map}, indent=2), encoding="utf-8")
+        (out / INDEX_FILE).write_text(
+            json.dumps({"metadata": {}, "weight_map": weight_map}, indent=2), encoding="utf-8"
+        )
     if isinstance(tokenizer_json, (str, Path)):
         (out / "tokenizer.json").write_text(Path(tokenizer_json).read_text(encoding="utf-8"), encoding="utf-8")
     else:
@@ -105,9 +114,16 @@ def random_checkpoint(
     if vocab_size < 32:
         raise ValueError("vocab_size must be at least 32 for the special tokens and test words")
     cfg = ModelConfig(
-        d_model=d_model, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_kv,
-        mlp_hidden_size=mlp_hidden_size, vocab_size=vocab_size, embedding_size=vocab_size,
-        rope_theta=rope_theta, rms_norm_eps=1e-5, max_sequence_length=max_sequence_length,
+        d_model=d_model,
+        n_layers=n_layers,
+        n_heads=n_heads,
+        n_kv_heads=n_kv,
+        mlp_hidden_size=mlp_hidden_size,
+        vocab_size=vocab_size,
+        embedding_size=vocab_size,
+        rope_theta=rope_theta,
+        rms_norm_eps=1e-5,
+        max_sequence_length=max_sequence_length,
         mask_token_id=SPECIAL_TOKENS.index("<|mdm_mask|>"),
         eos_token_id=SPECIAL_TOKENS.index("<|endoftext|>"),
         pad_token_id=SPECIAL_TOKENS.index("<|endoftext|>"),

@@ -35,27 +35,51 @@ def _prompt_ids(text: str) -> list[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="llada-studio", description="Masked-diffusion text generation (LLaDA format).")
+    parser = argparse.ArgumentParser(
+        prog="llada-studio", description="Masked-diffusion text generation (LLaDA format)."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("generate", help="generate text from a prompt")
     gen.add_argument("prompt", nargs="?", default=None, help="prompt text (omit with --prompt-ids)")
     gen.add_argument("--model", help="checkpoint folder (default: the bundled model)")
     defaults = GenerationParams()
     gen.add_argument("--steps", type=int, default=defaults.max_steps, help="sampling steps (default %(default)s)")
-    gen.add_argument("--gen-length", type=int, default=defaults.gen_length, help="tokens to generate (default %(default)s)")
-    gen.add_argument("--block-length", type=int, default=defaults.block_length, help="semi-autoregressive block length (default %(default)s)")
+    gen.add_argument(
+        "--gen-length", type=int, default=defaults.gen_length, help="tokens to generate (default %(default)s)"
+    )
+    gen.add_argument(
+        "--block-length",
+        type=int,
+        default=defaults.block_length,
+        help="semi-autoregressive block length (default %(default)s)",
+    )
     gen.add_argument("--temperature", type=float, default=defaults.temperature, help="0 = greedy (default %(default)s)")
     gen.add_argument("--cfg-scale", type=float, default=defaults.cfg_scale, help="classifier-free guidance, 0 = off")
-    gen.add_argument("--remasking", default=defaults.remasking, choices=REMASKING_MODES, help="which proposals to commit first")
+    gen.add_argument(
+        "--remasking", default=defaults.remasking, choices=REMASKING_MODES, help="which proposals to commit first"
+    )
     gen.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
     gen.add_argument("--logits-eos-inf", action="store_true", help="never propose EOS")
     gen.add_argument("--confidence-eos-eot-inf", action="store_true", help="commit EOS/EOT proposals last")
-    gen.add_argument("--decoding", default=defaults.decoding, choices=DECODING_MODES,
-                     help="fixed: the reference schedule; threshold/factor: parallel decoding (Fast-dLLM)")
-    gen.add_argument("--threshold", type=float, default=defaults.threshold, help="confidence threshold for --decoding threshold")
+    gen.add_argument(
+        "--decoding",
+        default=defaults.decoding,
+        choices=DECODING_MODES,
+        help="fixed: the reference schedule; threshold/factor: parallel decoding (Fast-dLLM)",
+    )
+    gen.add_argument(
+        "--threshold", type=float, default=defaults.threshold, help="confidence threshold for --decoding threshold"
+    )
     gen.add_argument("--factor", type=float, default=defaults.factor, help="factor for --decoding factor")
-    gen.add_argument("--cache", default=defaults.cache, choices=CACHE_MODES, help="block KV cache (approximate): none, prefix or dual")
-    gen.add_argument("--engine", default="auto", choices=(*ENGINE_KINDS, "auto"), help="cpp (default when built) or torch")
+    gen.add_argument(
+        "--cache",
+        default=defaults.cache,
+        choices=CACHE_MODES,
+        help="block KV cache (approximate): none, prefix or dual",
+    )
+    gen.add_argument(
+        "--engine", default="auto", choices=(*ENGINE_KINDS, "auto"), help="cpp (default when built) or torch"
+    )
     gen.add_argument("--device", default="cpu", help="cpu, or cuda / cuda:N with the torch engine")
     gen.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     gen.add_argument("--prompt-ids", type=_prompt_ids, default=None, help="raw token ids instead of text, e.g. 1,2,3")
@@ -94,17 +118,27 @@ class LiveView:
         for pos, tok in zip(event.positions[0], event.tokens[0]):
             self.ids[pos] = tok
         total = f"≤{event.total_steps}" if self.dynamic else str(event.total_steps)
-        self.draw(f"step {event.step}/{total} · forward passes {event.forward_passes} · block {event.block + 1}/{event.num_blocks} · {event.elapsed:.1f} s")
+        where = f"block {event.block + 1}/{event.num_blocks} · {event.elapsed:.1f} s"
+        self.draw(f"step {event.step}/{total} · forward passes {event.forward_passes} · {where}")
 
 
 def _generate(args: argparse.Namespace, out: TextIO) -> int:
     if args.prompt is None and args.prompt_ids is None:
         raise SystemExit("llada-studio generate: give a PROMPT or --prompt-ids 1,2,3")
     params = GenerationParams(
-        max_steps=args.steps, gen_length=args.gen_length, block_length=args.block_length,
-        temperature=args.temperature, cfg_scale=args.cfg_scale, remasking=args.remasking,
-        logits_eos_inf=args.logits_eos_inf, confidence_eos_eot_inf=args.confidence_eos_eot_inf, seed=args.seed,
-        decoding=args.decoding, threshold=args.threshold, factor=args.factor, cache=args.cache,
+        max_steps=args.steps,
+        gen_length=args.gen_length,
+        block_length=args.block_length,
+        temperature=args.temperature,
+        cfg_scale=args.cfg_scale,
+        remasking=args.remasking,
+        logits_eos_inf=args.logits_eos_inf,
+        confidence_eos_eot_inf=args.confidence_eos_eot_inf,
+        seed=args.seed,
+        decoding=args.decoding,
+        threshold=args.threshold,
+        factor=args.factor,
+        cache=args.cache,
     )
     t0 = time.perf_counter()
     session = Session.open(args.model, engine=args.engine, device=args.device, threads=args.threads)
@@ -131,7 +165,8 @@ def _generate(args: argparse.Namespace, out: TextIO) -> int:
             "prompt_ids": prompt_ids,
             "generated_ids": list(result.generated_ids[0]),
             "text": result.texts[0],
-            "params": params.to_dict() | {"mask_id": params.mask_id if params.mask_id is not None else session.checkpoint.mask_id},
+            "params": params.to_dict()
+            | {"mask_id": params.mask_id if params.mask_id is not None else session.checkpoint.mask_id},
             "trajectory": [e.to_json() for e in result.trajectory],
             "timings": {"load_s": load_s, **result.timings},
         }
@@ -143,8 +178,10 @@ def _generate(args: argparse.Namespace, out: TextIO) -> int:
         else:
             total = result.timings.get("total_s", 0.0)
             passes = result.trajectory[-1].forward_passes if result.trajectory else 0
-            out.write(f"\n{result.texts[0]}\n\n[{len(result.trajectory)} steps, {passes} forward passes, {total:.2f} s, "
-                      f"{params.gen_length / max(total, 1e-9):.1f} tokens/s, {session.description}]\n")
+            out.write(
+                f"\n{result.texts[0]}\n\n[{len(result.trajectory)} steps, {passes} forward passes, {total:.2f} s, "
+                f"{params.gen_length / max(total, 1e-9):.1f} tokens/s, {session.description}]\n"
+            )
     return 0
 
 

@@ -80,20 +80,14 @@ def parse_config(raw: Any, path: Path) -> ModelConfig:
         raise CheckpointError(path, "must hold a JSON object")
     archs = raw.get("architectures")
     if archs is not None and not (isinstance(archs, list) and set(archs) & set(KNOWN_ARCHITECTURES)):
-        raise CheckpointError(
-            path, f"unknown architecture {archs!r}; this app runs {list(KNOWN_ARCHITECTURES)}"
-        )
+        raise CheckpointError(path, f"unknown architecture {archs!r}; this app runs {list(KNOWN_ARCHITECTURES)}")
     model_type = raw.get("model_type")
     if model_type not in KNOWN_MODEL_TYPES:
-        raise CheckpointError(
-            path, f"unknown model_type {model_type!r}; this app runs {list(KNOWN_MODEL_TYPES)}"
-        )
+        raise CheckpointError(path, f"unknown model_type {model_type!r}; this app runs {list(KNOWN_MODEL_TYPES)}")
     if raw.get("block_type", "llama") != "llama":
         raise CheckpointError(path, f"block_type {raw.get('block_type')!r} is not supported (only 'llama')")
     if raw.get("activation_type", "silu") != "silu":
-        raise CheckpointError(
-            path, f"activation_type {raw.get('activation_type')!r} is not supported (only 'silu')"
-        )
+        raise CheckpointError(path, f"activation_type {raw.get('activation_type')!r} is not supported (only 'silu')")
     if raw.get("include_bias", False):
         raise CheckpointError(path, "include_bias=true is not supported (LLaDA has no biases)")
 
@@ -110,9 +104,7 @@ def parse_config(raw: Any, path: Path) -> ModelConfig:
     vocab_size = _int_field(raw, "vocab_size", path)
     embedding_size = raw.get("embedding_size") or vocab_size
     if not isinstance(embedding_size, int) or embedding_size < vocab_size:
-        raise CheckpointError(
-            path, f"embedding_size {embedding_size!r} must be an integer >= vocab_size {vocab_size}"
-        )
+        raise CheckpointError(path, f"embedding_size {embedding_size!r} must be an integer >= vocab_size {vocab_size}")
     mlp = raw.get("mlp_hidden_size")
     if mlp is None:
         ratio = raw.get("mlp_ratio", 4)

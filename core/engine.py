@@ -61,7 +61,9 @@ def create_engine(ckpt: Checkpoint, kind: str = "auto", device: str = "cpu", thr
         kind = default_engine_kind()
     if kind == "cpp":
         if device != "cpu":
-            raise EngineUnavailableError(f"the C++ engine runs on the CPU only; use --engine torch for device {device!r}")
+            raise EngineUnavailableError(
+                f"the C++ engine runs on the CPU only; use --engine torch for device {device!r}"
+            )
         if not cpp_engine_available():
             raise EngineUnavailableError(
                 "the C++ engine (core._engine) is not built in this installation: reinstall with "

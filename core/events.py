@@ -6,8 +6,9 @@ The UI and the command line never see a tensor: only tuples of ints and floats.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)

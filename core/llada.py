@@ -75,10 +75,16 @@ class InferTask:
 
     def params(self) -> GenerationParams:
         return GenerationParams(
-            max_steps=self.max_steps, gen_length=self.gen_length, block_length=self.block_length,
-            temperature=self.temperature, cfg_scale=self.cfg_scale, remasking=self.remasking,
-            mask_id=self.mask_id, logits_eos_inf=self.logits_eos_inf,
-            confidence_eos_eot_inf=self.confidence_eos_eot_inf, seed=self.seed,
+            max_steps=self.max_steps,
+            gen_length=self.gen_length,
+            block_length=self.block_length,
+            temperature=self.temperature,
+            cfg_scale=self.cfg_scale,
+            remasking=self.remasking,
+            mask_id=self.mask_id,
+            logits_eos_inf=self.logits_eos_inf,
+            confidence_eos_eot_inf=self.confidence_eos_eot_inf,
+            seed=self.seed,
         )
 
 
@@ -146,9 +152,7 @@ class LLaDAForCauslLM:
             return self._engine("torch")
         return self._engine("cpp")
 
-    def _run(
-        self, kind: str, prompts: str | Sequence[str], params: GenerationParams, verbose: bool
-    ) -> str | list[str]:
+    def _run(self, kind: str, prompts: str | Sequence[str], params: GenerationParams, verbose: bool) -> str | list[str]:
         single = isinstance(prompts, str)
         texts = [prompts] if single else list(prompts)
         if not texts:
@@ -164,13 +168,28 @@ class LLaDAForCauslLM:
 
     @staticmethod
     def _params(
-        max_steps: int, gen_length: int, block_length: int, temperature_: float, cfg_scale: float,
-        remasking: str, mask_id: int | None, logits_eos_inf: bool, confidence_eos_eot_inf: bool, seed: int,
+        max_steps: int,
+        gen_length: int,
+        block_length: int,
+        temperature_: float,
+        cfg_scale: float,
+        remasking: str,
+        mask_id: int | None,
+        logits_eos_inf: bool,
+        confidence_eos_eot_inf: bool,
+        seed: int,
     ) -> GenerationParams:
         return GenerationParams(
-            max_steps=max_steps, gen_length=gen_length, block_length=block_length,
-            temperature=temperature_, cfg_scale=cfg_scale, remasking=remasking, mask_id=mask_id,
-            logits_eos_inf=logits_eos_inf, confidence_eos_eot_inf=confidence_eos_eot_inf, seed=seed,
+            max_steps=max_steps,
+            gen_length=gen_length,
+            block_length=block_length,
+            temperature=temperature_,
+            cfg_scale=cfg_scale,
+            remasking=remasking,
+            mask_id=mask_id,
+            logits_eos_inf=logits_eos_inf,
+            confidence_eos_eot_inf=confidence_eos_eot_inf,
+            seed=seed,
         )
 
     def generate(
@@ -190,8 +209,18 @@ class LLaDAForCauslLM:
     ) -> str | list[str]:
         """Generate with the PyTorch reference sampler. A string in, a string out; a list in, a
         list out."""
-        params = self._params(max_steps, gen_length, block_length, temperature_, cfg_scale, remasking,
-                              mask_id, logits_eos_inf, confidence_eos_eot_inf, seed)
+        params = self._params(
+            max_steps,
+            gen_length,
+            block_length,
+            temperature_,
+            cfg_scale,
+            remasking,
+            mask_id,
+            logits_eos_inf,
+            confidence_eos_eot_inf,
+            seed,
+        )
         return self._run("torch", prompts, params, verbose)
 
     def generate_with_cpp_model(
@@ -210,8 +239,18 @@ class LLaDAForCauslLM:
         seed: int = 0,
     ) -> str | list[str]:
         """The same as `generate`, on the C++ engine (the whole loop runs in C++)."""
-        params = self._params(max_steps, gen_length, block_length, temperature_, cfg_scale, remasking,
-                              mask_id, logits_eos_inf, confidence_eos_eot_inf, seed)
+        params = self._params(
+            max_steps,
+            gen_length,
+            block_length,
+            temperature_,
+            cfg_scale,
+            remasking,
+            mask_id,
+            logits_eos_inf,
+            confidence_eos_eot_inf,
+            seed,
+        )
         return self._run("cpp", prompts, params, verbose)
 
     # -- the seed's C++ interface methods --------------------------------------------------
@@ -241,7 +280,11 @@ class LLaDAForCauslLM:
             raise ValueError(f"input_ids must be [batch, length], got shape {ids.shape}")
         mask = None
         if attention_mask is not None:
-            mask = attention_mask.detach().cpu().numpy() if hasattr(attention_mask, "detach") else np.asarray(attention_mask)
+            mask = (
+                attention_mask.detach().cpu().numpy()
+                if hasattr(attention_mask, "detach")
+                else np.asarray(attention_mask)
+            )
             mask = mask.astype(bool)
             if mask.shape != ids.shape:
                 raise ValueError(f"attention_mask shape {mask.shape} differs from input_ids shape {ids.shape}")
@@ -260,13 +303,47 @@ def _examples(model: LLaDAForCauslLM) -> None:
     """The seed's test cases: basic generation, the C++ path with blocks and CFG, then more
     settings."""
     cases: list[tuple[str, str, dict[str, Any]]] = [
-        ("basic generate()", "generate", dict(prompts="The future of AI is", max_steps=32, gen_length=32, block_length=32)),
-        ("C++ engine, blocks, T=0.7, CFG 1.0", "generate_with_cpp_model",
-         dict(prompts="Explain quantum computing:", max_steps=32, gen_length=32, block_length=8, temperature_=0.7, cfg_scale=1.0)),
-        ("batch of prompts, random remasking", "generate_with_cpp_model",
-         dict(prompts=["It was a dark and stormy night", "She said"], max_steps=16, gen_length=32, block_length=16, remasking="random", seed=1)),
-        ("EOS options", "generate_with_cpp_model",
-         dict(prompts="Once upon a time", max_steps=32, gen_length=32, block_length=32, logits_eos_inf=True, confidence_eos_eot_inf=True)),
+        (
+            "basic generate()",
+            "generate",
+            dict(prompts="The future of AI is", max_steps=32, gen_length=32, block_length=32),
+        ),
+        (
+            "C++ engine, blocks, T=0.7, CFG 1.0",
+            "generate_with_cpp_model",
+            dict(
+                prompts="Explain quantum computing:",
+                max_steps=32,
+                gen_length=32,
+                block_length=8,
+                temperature_=0.7,
+                cfg_scale=1.0,
+            ),
+        ),
+        (
+            "batch of prompts, random remasking",
+            "generate_with_cpp_model",
+            dict(
+                prompts=["It was a dark and stormy night", "She said"],
+                max_steps=16,
+                gen_length=32,
+                block_length=16,
+                remasking="random",
+                seed=1,
+            ),
+        ),
+        (
+            "EOS options",
+            "generate_with_cpp_model",
+            dict(
+                prompts="Once upon a time",
+                max_steps=32,
+                gen_length=32,
+                block_length=32,
+                logits_eos_inf=True,
+                confidence_eos_eot_inf=True,
+            ),
+        ),
     ]
     for title, method, kwargs in cases:
         print(f"== {title} ({method}) ==")

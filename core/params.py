@@ -116,22 +116,21 @@ class GenerationParams:
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
         if self.remasking not in REMASKING_MODES:
-            raise ValueError(
-                f"unknown remasking mode {self.remasking!r}; valid modes: "
-                + ", ".join(REMASKING_MODES)
-            )
+            raise ValueError(f"unknown remasking mode {self.remasking!r}; valid modes: " + ", ".join(REMASKING_MODES))
         if self.decoding not in DECODING_MODES:
-            raise ValueError(
-                f"unknown decoding mode {self.decoding!r}; valid modes: " + ", ".join(DECODING_MODES)
-            )
+            raise ValueError(f"unknown decoding mode {self.decoding!r}; valid modes: " + ", ".join(DECODING_MODES))
         if self.cache not in CACHE_MODES:
             raise ValueError(f"unknown cache mode {self.cache!r}; valid modes: " + ", ".join(CACHE_MODES))
-        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or not (
-            0 < self.threshold <= 1
+        if (
+            isinstance(self.threshold, bool)
+            or not isinstance(self.threshold, (int, float))
+            or not (0 < self.threshold <= 1)
         ):
             raise ValueError(f"threshold must be in (0, 1], got {self.threshold!r}")
-        if isinstance(self.factor, bool) or not isinstance(self.factor, (int, float)) or not (
-            math.isfinite(self.factor) and self.factor > 0
+        if (
+            isinstance(self.factor, bool)
+            or not isinstance(self.factor, (int, float))
+            or not (math.isfinite(self.factor) and self.factor > 0)
         ):
             raise ValueError(f"factor must be a finite number > 0, got {self.factor!r}")
         if self.mask_id is not None and (

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -82,9 +83,7 @@ def _check_entry(path: Path, name: str, entry: Any, data_size: int) -> tuple[str
         raise CheckpointError(path, f"tensor {name!r}: header entry is not an object")
     dtype = entry.get("dtype")
     if dtype not in DTYPES:
-        raise CheckpointError(
-            path, f"tensor {name!r}: dtype {dtype!r} is not supported (use F32, BF16 or F16)"
-        )
+        raise CheckpointError(path, f"tensor {name!r}: dtype {dtype!r} is not supported (use F32, BF16 or F16)")
     shape = entry.get("shape")
     if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
         raise CheckpointError(path, f"tensor {name!r}: malformed shape {shape!r}")
@@ -101,8 +100,7 @@ def _check_entry(path: Path, name: str, entry: Any, data_size: int) -> tuple[str
     if end - begin != nbytes:
         raise CheckpointError(
             path,
-            f"tensor {name!r}: data_offsets span {end - begin} bytes but shape {shape} in {dtype} "
-            f"needs {nbytes}",
+            f"tensor {name!r}: data_offsets span {end - begin} bytes but shape {shape} in {dtype} needs {nbytes}",
         )
     if end > data_size:
         raise CheckpointError(
@@ -122,7 +120,7 @@ def open_safetensors(path: Path) -> dict[str, TensorView]:
         checked[name] = _check_entry(path, name, entry, data_size)
         spans.append((checked[name][2], checked[name][3], name))
     spans.sort()
-    for (b0, e0, n0), (b1, e1, n1) in zip(spans, spans[1:]):
+    for (_, e0, n0), (b1, _, n1) in zip(spans, spans[1:]):
         if b1 < e0:
             raise CheckpointError(path, f"tensors {n0!r} and {n1!r} overlap in the file")
     tensors: dict[str, TensorView] = {}
@@ -130,7 +128,11 @@ def open_safetensors(path: Path) -> dict[str, TensorView]:
         return tensors
     # mode "c": copy-on-write, so frameworks that insist on writable buffers get one
     # without copying the file; nothing is ever written back.
-    mm = np.memmap(path, dtype=np.uint8, mode="c", offset=data_start, shape=(data_size,)) if data_size else np.zeros(0, np.uint8)
+    mm = (
+        np.memmap(path, dtype=np.uint8, mode="c", offset=data_start, shape=(data_size,))
+        if data_size
+        else np.zeros(0, np.uint8)
+    )
     for name, (dtype, shape, begin, end) in checked.items():
         storage = DTYPES[SHORT_TO_SAFETENSORS[dtype]][1]
         arr = mm[begin:end].view(storage).reshape(shape)

@@ -18,7 +18,9 @@ from .sampler import generate
 class TorchEngine:
     name = "torch"
 
-    def __init__(self, ckpt: Checkpoint, device: str = "cpu", threads: int | None = None, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self, ckpt: Checkpoint, device: str = "cpu", threads: int | None = None, dtype: torch.dtype | None = None
+    ) -> None:
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise EngineUnavailableError(f"device {device!r} asked for, but this PyTorch build has no CUDA device")
         if threads is not None:
@@ -37,7 +39,11 @@ class TorchEngine:
     @torch.no_grad()
     def forward_logits(self, input_ids: np.ndarray, attention_mask: np.ndarray | None = None) -> np.ndarray:
         x = torch.as_tensor(np.asarray(input_ids, dtype=np.int64), device=self.device)
-        mask = None if attention_mask is None else torch.as_tensor(np.asarray(attention_mask, dtype=bool), device=self.device)
+        mask = (
+            None
+            if attention_mask is None
+            else torch.as_tensor(np.asarray(attention_mask, dtype=bool), device=self.device)
+        )
         return self.model(x, mask).float().cpu().numpy()
 
     def generate(
@@ -50,7 +56,11 @@ class TorchEngine:
     ) -> GenerationResult:
         start = time.perf_counter()
         x = torch.as_tensor(np.asarray(prompt_ids, dtype=np.int64), device=self.device)
-        mask = None if attention_mask is None else torch.as_tensor(np.asarray(attention_mask, dtype=bool), device=self.device)
+        mask = (
+            None
+            if attention_mask is None
+            else torch.as_tensor(np.asarray(attention_mask, dtype=bool), device=self.device)
+        )
         mask_id = self.ckpt.mask_id if params.mask_id is None else params.mask_id
         canvas, trajectory, cancelled = generate(
             self._run, x, mask, params, mask_id, self.ckpt.eos_id, self.ckpt.eot_id, on_step, cancel

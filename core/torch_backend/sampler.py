@@ -40,8 +40,12 @@ def combine_guidance(logits: torch.Tensor, cfg_scale: float) -> torch.Tensor:
 
 
 def guided_logits(
-    model: ModelFn, x: torch.Tensor, attention_mask: torch.Tensor | None, prompt_index: torch.Tensor,
-    mask_id: int, cfg_scale: float,
+    model: ModelFn,
+    x: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    prompt_index: torch.Tensor,
+    mask_id: int,
+    cfg_scale: float,
 ) -> torch.Tensor:
     """Logits for the canvas, with classifier-free guidance when cfg_scale > 0 (conditional and
     unconditional rows in one batched forward)."""
@@ -111,8 +115,14 @@ class _Forward:
     at each block start storing keys and values, then only the block's rows, or the rows from
     the block to the end for the prefix cache)."""
 
-    def __init__(self, model: ModelFn, params: GenerationParams, prompt_index: torch.Tensor, mask_id: int,
-                 attention_mask: torch.Tensor | None) -> None:
+    def __init__(
+        self,
+        model: ModelFn,
+        params: GenerationParams,
+        prompt_index: torch.Tensor,
+        mask_id: int,
+        attention_mask: torch.Tensor | None,
+    ) -> None:
         self.model, self.params, self.prompt_index, self.mask_id = model, params, prompt_index, mask_id
         self.attention_mask = attention_mask
         self.cache: list | None = None

@@ -10,8 +10,8 @@ torch = pytest.importorskip("torch")
 from core.engine import cpp_engine_available  # noqa: E402
 from core.errors import EngineUnavailableError  # noqa: E402
 from core.llada import DeviceType, InferTask, LLaDABatchedTask, LLaDAForCausalLM, LLaDAForCauslLM  # noqa: E402
-from core.session import Session  # noqa: E402
 from core.params import GenerationParams  # noqa: E402
+from core.session import Session  # noqa: E402
 
 SMALL = dict(max_steps=8, gen_length=8, block_length=4)
 
@@ -85,8 +85,11 @@ def test_batch_infer_one_round_and_forward_logits(model):
         with pytest.raises(EngineUnavailableError):
             model.forward_logits_batch(np.array([[5, 6]]))
         return
-    tasks = [InferTask(id=0, tokens=[5, 6, 7], **SMALL), InferTask(id=1, tokens=[9], **SMALL),
-             InferTask(id=2, tokens=[9], temperature=0.0, max_steps=4, gen_length=4, block_length=4)]
+    tasks = [
+        InferTask(id=0, tokens=[5, 6, 7], **SMALL),
+        InferTask(id=1, tokens=[9], **SMALL),
+        InferTask(id=2, tokens=[9], temperature=0.0, max_steps=4, gen_length=4, block_length=4),
+    ]
     out = model.batch_infer_one_round(tasks)
     assert [len(o) for o in out] == [8, 8, 4] and tasks[2].output == out[2]
     ids = torch.tensor([[5, 6, 7, 3], [1, 9, 3, 3]])

@@ -49,8 +49,9 @@ def test_stored_dtype_is_kept_and_matches_safetensors_package(tmp_path: Path, dt
     torch = pytest.importorskip("torch")
     from safetensors.torch import load_file
 
-    folder = random_checkpoint(tmp_path / dtype, n_layers=1, d_model=32, n_heads=2, mlp_hidden_size=48,
-                               vocab_size=64, dtype=dtype)
+    folder = random_checkpoint(
+        tmp_path / dtype, n_layers=1, d_model=32, n_heads=2, mlp_hidden_size=48, vocab_size=64, dtype=dtype
+    )
     ckpt = load_checkpoint(folder)
     ours = ckpt.tensors["model.transformer.wte.weight"]
     assert ours.dtype == dtype
@@ -76,6 +77,7 @@ def test_bf16_rounding_is_round_to_nearest_even():
 
 
 # -- every validation failure has its own message --------------------------------------------
+
 
 def test_not_a_folder(tmp_path: Path):
     with pytest.raises(CheckpointError, match="is not a folder"):
@@ -131,6 +133,7 @@ def test_missing_tensor(model: Path):
 def test_wrong_shape(model: Path):
     def change(t):
         t["model.transformer.blocks.0.q_proj.weight"] = np.zeros((32, 31), np.float32)
+
     _rewrite_tensors(model, change)
     with pytest.raises(CheckpointError, match=r"q_proj.weight' has shape \[32, 31\], config.json implies \[32, 32\]"):
         load_checkpoint(model)
@@ -154,6 +157,7 @@ def _patch_header(path: Path, edit) -> None:
 def test_wrong_dtype(model: Path):
     def edit(h):
         h["model.transformer.ln_f.weight"]["dtype"] = "I32"
+
     _patch_header(model / "model.safetensors", edit)
     with pytest.raises(CheckpointError, match=r"ln_f.weight': dtype 'I32' is not supported"):
         load_checkpoint(model)
@@ -162,6 +166,7 @@ def test_wrong_dtype(model: Path):
 def test_dtype_size_mismatch(model: Path):
     def edit(h):
         h["model.transformer.ln_f.weight"]["dtype"] = "F16"
+
     _patch_header(model / "model.safetensors", edit)
     with pytest.raises(CheckpointError, match="data_offsets span 128 bytes but shape"):
         load_checkpoint(model)
@@ -202,6 +207,7 @@ def test_overlapping_tensors(model: Path):
         a = h["model.transformer.ln_f.weight"]["data_offsets"]
         b = h["model.transformer.blocks.0.attn_norm.weight"]
         b["data_offsets"] = [a[0], a[0] + (b["data_offsets"][1] - b["data_offsets"][0])]
+
     _patch_header(model / "model.safetensors", edit)
     with pytest.raises(CheckpointError, match="overlap"):
         load_checkpoint(model)

@@ -14,7 +14,24 @@ ARGS = ["--engine", "torch", "--steps", "8", "--gen-length", "16", "--block-leng
 
 def test_json_output(tiny_model):
     out = io.StringIO()
-    assert main(["generate", "hello world", "--model", str(tiny_model), *ARGS, "--json", "--seed", "4", "--temperature", "0.5"], out) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "hello world",
+                "--model",
+                str(tiny_model),
+                *ARGS,
+                "--json",
+                "--seed",
+                "4",
+                "--temperature",
+                "0.5",
+            ],
+            out,
+        )
+        == 0
+    )
     data = json.loads(out.getvalue())
     for key in ("prompt_ids", "generated_ids", "text", "params", "trajectory", "timings"):
         assert key in data
@@ -46,7 +63,23 @@ def test_plain_output_when_not_a_terminal(tiny_model):
 
 
 def test_errors_are_clear(tiny_model, tmp_path, capsys):
-    assert main(["generate", "hello", "--model", str(tiny_model), "--steps", "7", "--gen-length", "16", "--block-length", "8"]) == 2
+    assert (
+        main(
+            [
+                "generate",
+                "hello",
+                "--model",
+                str(tiny_model),
+                "--steps",
+                "7",
+                "--gen-length",
+                "16",
+                "--block-length",
+                "8",
+            ]
+        )
+        == 2
+    )
     assert "nearest valid step counts: [6, 8]" in capsys.readouterr().err
     assert main(["generate", "hello", "--model", str(tmp_path)]) == 2
     assert "config.json is missing" in capsys.readouterr().err

@@ -22,7 +22,9 @@ def model(tiny_model):
 
 def test_parallel_count_threshold_and_factor():
     inf = float("-inf")
-    conf = torch.tensor([[0.95, 0.5, 0.92, inf, 0.1], [0.3, inf, inf, 0.2, 0.1], [inf, inf, inf, inf, inf]], dtype=torch.float64)
+    conf = torch.tensor(
+        [[0.95, 0.5, 0.92, inf, 0.1], [0.3, inf, inf, 0.2, 0.1], [inf, inf, inf, inf, inf]], dtype=torch.float64
+    )
     assert sampler.parallel_count(conf, "threshold", 0.9, 1.0).tolist() == [2, 1, 0]
     # factor 1: n-th (from 1) needs conf >= 1 - 1/(n+1): 0.5, 0.667, 0.75, ...
     conf = torch.tensor([[0.99, 0.7, 0.6, 0.1]], dtype=torch.float64)

@@ -6,7 +6,13 @@ from core.params import REMASKING_MODES, GenerationParams
 def test_defaults_are_the_seed_defaults():
     p = GenerationParams()
     assert (p.max_steps, p.gen_length, p.block_length, p.temperature, p.cfg_scale, p.remasking) == (
-        128, 128, 128, 0.0, 0.0, "low_confidence")
+        128,
+        128,
+        128,
+        0.0,
+        0.0,
+        "low_confidence",
+    )
     assert p.num_blocks == 1 and p.steps_per_block == 128
 
 

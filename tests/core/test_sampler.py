@@ -89,8 +89,9 @@ def test_cfg_construction():
     assert first[1].tolist() == [MASK, MASK, MASK, MASK]  # every prompt position masked
     # guided = un + 2.5 (cond - un): token 4 -> 5.0, token 5 -> 1 - 2.5 = -1.5
     assert canvas[0, 2:].tolist() == [4, 4]
-    logits = sampler.guided_logits(RecordingModel(fn), torch.tensor([[7, MASK]]), None,
-                                   torch.tensor([[True, False]]), MASK, 1.5)
+    logits = sampler.guided_logits(
+        RecordingModel(fn), torch.tensor([[7, MASK]]), None, torch.tensor([[True, False]]), MASK, 1.5
+    )
     assert logits[0, 0, 4].item() == pytest.approx(5.0) and logits[0, 0, 5].item() == pytest.approx(-1.5)
 
 
@@ -180,7 +181,11 @@ def test_generation_at_t_follows_softmax_end_to_end():
     counts = np.zeros(V)
     n = 1500
     for seed in range(n):
-        canvas, _, _ = run(RecordingModel(fn), [[5]], GenerationParams(max_steps=1, gen_length=1, block_length=1, temperature=1.3, seed=seed))
+        canvas, _, _ = run(
+            RecordingModel(fn),
+            [[5]],
+            GenerationParams(max_steps=1, gen_length=1, block_length=1, temperature=1.3, seed=seed),
+        )
         counts[int(canvas[0, 1])] += 1
     expected = torch.softmax(logits.double() / 1.3, -1).numpy()[:4] * n
     assert scipy_stats.chisquare(counts[:4], expected * counts[:4].sum() / expected.sum()).pvalue > 1e-3
@@ -199,7 +204,11 @@ def test_random_remasking_is_uniform_over_positions():
     counts = np.zeros(6)
     n = 1200
     for seed in range(n):
-        _, traj, _ = run(RecordingModel(flat), [[5]], GenerationParams(max_steps=6, gen_length=6, block_length=6, remasking="random", seed=seed))
+        _, traj, _ = run(
+            RecordingModel(flat),
+            [[5]],
+            GenerationParams(max_steps=6, gen_length=6, block_length=6, remasking="random", seed=seed),
+        )
         counts[traj[0].positions[0][0]] += 1
     assert scipy_stats.chisquare(counts).pvalue > 1e-3
 
@@ -212,7 +221,9 @@ def test_margin_and_entropy_commit_the_sharpest_first(mode):
         out[:, 3, 4] = 1.0  # position 2: flat-ish
         return out
 
-    _, traj, _ = run(RecordingModel(fn), [[5]], GenerationParams(max_steps=3, gen_length=3, block_length=3, remasking=mode))
+    _, traj, _ = run(
+        RecordingModel(fn), [[5]], GenerationParams(max_steps=3, gen_length=3, block_length=3, remasking=mode)
+    )
     assert traj[0].positions[0] == (1,)
     assert 0 <= traj[0].confidences[0][0] <= 1
 
@@ -227,8 +238,12 @@ def test_cancel_before_next_forward():
         if e.step == 3:
             token.cancel()
 
-    _, traj, cancelled = run(model, [[5]], GenerationParams(max_steps=8, gen_length=8, block_length=8), on_step=on_step, cancel=token)
+    _, traj, cancelled = run(
+        model, [[5]], GenerationParams(max_steps=8, gen_length=8, block_length=8), on_step=on_step, cancel=token
+    )
     assert cancelled and len(traj) == 3 and len(model.calls) == 3
     model2 = RecordingModel()
-    _, traj, cancelled = run(model2, [[5]], GenerationParams(max_steps=8, gen_length=8, block_length=8), on_step=lambda e: e.step < 2)
+    _, traj, cancelled = run(
+        model2, [[5]], GenerationParams(max_steps=8, gen_length=8, block_length=8), on_step=lambda e: e.step < 2
+    )
     assert cancelled and len(model2.calls) == 2
