@@ -37,8 +37,10 @@ class Engine(Protocol):
 
 
 def cpp_engine_available() -> bool:
+    import importlib
+
     try:
-        from . import _engine  # noqa: F401
+        importlib.import_module("core._engine")
     except ImportError:
         return False
     return True

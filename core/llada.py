@@ -154,7 +154,7 @@ class LLaDAForCauslLM:
 
     def _run(self, kind: str, prompts: str | Sequence[str], params: GenerationParams, verbose: bool) -> str | list[str]:
         single = isinstance(prompts, str)
-        texts = [prompts] if single else list(prompts)
+        texts: list[str] = [prompts] if isinstance(prompts, str) else list(prompts)
         if not texts:
             raise ValueError("prompts is empty: give a string or a non-empty list of strings")
         engine = self._cpp_engine() if kind == "cpp" else self._engine("torch")

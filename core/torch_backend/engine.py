@@ -34,7 +34,8 @@ class TorchEngine:
         self.model = LLaDAModel.from_checkpoint(ckpt, device=device, dtype=dtype)
 
     def _run(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        return self.model(x, mask)
+        logits: torch.Tensor = self.model(x, mask)
+        return logits
 
     @torch.no_grad()
     def forward_logits(self, input_ids: np.ndarray, attention_mask: np.ndarray | None = None) -> np.ndarray:
@@ -44,7 +45,8 @@ class TorchEngine:
             if attention_mask is None
             else torch.as_tensor(np.asarray(attention_mask, dtype=bool), device=self.device)
         )
-        return self.model(x, mask).float().cpu().numpy()
+        logits: np.ndarray = self._run(x, mask).float().cpu().numpy()
+        return logits
 
     def generate(
         self,

@@ -102,7 +102,8 @@ class Block(nn.Module):
         attn = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, scale=1.0 / math.sqrt(self.head_dim))
         h = x + self.attn_out(attn.transpose(1, 2).reshape(B, R, -1))
         m = self.ff_norm(h)
-        return h + self.ff_out(F.silu(self.ff_proj(m)) * self.up_proj(m))
+        out: torch.Tensor = h + self.ff_out(F.silu(self.ff_proj(m)) * self.up_proj(m))
+        return out
 
 
 class LLaDAModel(nn.Module):

@@ -125,7 +125,7 @@ class _Forward:
     ) -> None:
         self.model, self.params, self.prompt_index, self.mask_id = model, params, prompt_index, mask_id
         self.attention_mask = attention_mask
-        self.cache: list | None = None
+        self.cache: list[tuple[torch.Tensor, torch.Tensor]] | None = None
         if params.cache != "none" and not hasattr(model, "forward_and_cache"):
             raise ValueError(f"cache={params.cache!r} needs a model with forward_and_cache (LLaDAModel)")
 
