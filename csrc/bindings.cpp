@@ -166,6 +166,13 @@ class EngineHandle {
     p.logits_eos_inf = params["logits_eos_inf"].cast<bool>();
     p.confidence_eos_eot_inf = params["confidence_eos_eot_inf"].cast<bool>();
     p.seed = params["seed"].cast<uint64_t>();
+    const std::string decoding = params["decoding"].cast<std::string>();
+    if (decoding == "fixed") p.decoding = Decoding::Fixed;
+    else if (decoding == "threshold") p.decoding = Decoding::Threshold;
+    else if (decoding == "factor") p.decoding = Decoding::Factor;
+    else throw std::invalid_argument("unknown decoding mode '" + decoding + "'");
+    p.threshold = params["threshold"].cast<double>();
+    p.factor = params["factor"].cast<double>();
 
     std::exception_ptr py_error;  // an exception raised by a Python callback, rethrown below
     StepCallback step_cb;

@@ -1,6 +1,8 @@
 #include "generate.h"
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -11,6 +13,17 @@ std::vector<int> num_transfer_tokens(int masked, int steps) {
   std::vector<int> out(size_t(steps), masked / steps);
   for (int i = 0; i < masked % steps; ++i) ++out[size_t(i)];
   return out;
+}
+
+int parallel_count(const std::vector<double>& ranked, Decoding mode, double threshold, double factor) {
+  int leading = 0;
+  for (size_t n = 0; n < ranked.size(); ++n) {
+    const bool pass = mode == Decoding::Threshold ? ranked[n] >= threshold
+                                                  : ranked[n] >= 1.0 - factor / (double(n + 1) + 1.0);
+    if (!pass) break;
+    ++leading;
+  }
+  return std::min(std::max(leading, 1), int(ranked.size()));
 }
 
 namespace {
@@ -35,6 +48,8 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
   const int num_blocks = p.gen_length / p.block_length;
   const int steps_per_block = p.steps / num_blocks;
   const bool cfg = p.cfg_scale > 0.0;
+  const bool dynamic = p.decoding != Decoding::Fixed;
+  const int total_steps = dynamic ? p.gen_length : p.steps;
   const int rows = cfg ? 2 * B : B;  // conditional rows first, then unconditional
 
   // Canvas x = [prompt | mask ...]; prompt_index = positions not mask at the start.
@@ -68,7 +83,13 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
       for (int i = b0; i < b1; ++i) masked += x[size_t(b) * L + i] == p.mask_id;
       schedule[size_t(b)] = num_transfer_tokens(masked, steps_per_block);
     }
-    for (int i = 0; i < steps_per_block; ++i) {
+    auto block_done = [&] {
+      for (int b = 0; b < B; ++b)
+        for (int j = b0; j < b1; ++j)
+          if (x[size_t(b) * L + j] == p.mask_id) return false;
+      return true;
+    };
+    for (int i = 0; dynamic ? !block_done() : i < steps_per_block; ++i) {
       if (cancelled && cancelled()) {
         res.cancelled = true;
         return res;
@@ -112,7 +133,7 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
       ++step;
       StepData ev;
       ev.step = step;
-      ev.total_steps = p.steps;
+      ev.total_steps = total_steps;
       ev.block = block;
       ev.num_blocks = num_blocks;
       ev.forward_passes = res.forward_passes;
@@ -127,7 +148,15 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
           cand.push_back(j);
           conf.push_back(prop[size_t(b) * p.block_length + j].confidence);
         }
-        for (int idx : top_k(conf.data(), int(conf.size()), schedule[size_t(b)][size_t(i)])) {
+        int count = 0;
+        if (!dynamic) {
+          count = schedule[size_t(b)][size_t(i)];
+        } else if (!conf.empty()) {
+          std::vector<double> ranked(conf);
+          std::sort(ranked.begin(), ranked.end(), std::greater<double>());
+          count = parallel_count(ranked, p.decoding, p.threshold, p.factor);
+        }
+        for (int idx : top_k(conf.data(), int(conf.size()), count)) {
           const int j = cand[size_t(idx)];
           const Proposal& pr = prop[size_t(b) * p.block_length + j];
           x[size_t(b) * L + b0 + j] = pr.token;
@@ -138,7 +167,8 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
       }
       res.steps_done = step;
       ev.elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (on_step && !on_step(ev) && step < p.steps) {
+      const bool last = block == num_blocks - 1 && (dynamic ? block_done() : i + 1 == steps_per_block);
+      if (on_step && !on_step(ev) && !last) {
         res.cancelled = true;
         return res;
       }

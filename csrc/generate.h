@@ -11,6 +11,10 @@
 
 namespace llada {
 
+// How many positions a step commits: the reference's fixed schedule, or Fast-dLLM parallel
+// decoding (a block takes as many steps as it needs; ALGORITHM.md section 4).
+enum class Decoding { Fixed = 0, Threshold = 1, Factor = 2 };
+
 struct GenerateParams {
   int steps = 128;         // total steps over all blocks (max_steps)
   int gen_length = 128;    // masked positions appended to the prompt
@@ -24,12 +28,15 @@ struct GenerateParams {
   bool logits_eos_inf = false;          // EOS column -inf before sampling
   bool confidence_eos_eot_inf = false;  // EOS/EOT proposals get confidence 0
   uint64_t seed = 0;
+  Decoding decoding = Decoding::Fixed;
+  double threshold = 0.9;  // Threshold: commit every masked in-block position this confident
+  double factor = 1.0;     // Factor: commit the n-th most confident while conf >= 1 - factor/(n+1)
 };
 
 // What one step did, per batch row; positions relative to the start of the generated region.
 struct StepData {
   int step = 0;  // 1 .. total_steps
-  int total_steps = 0;
+  int total_steps = 0;  // steps (fixed) or the most a run can take, gen_length (parallel)
   int block = 0;
   int num_blocks = 0;
   int forward_passes = 0;  // so far (a CFG pass counts once)
@@ -51,6 +58,10 @@ struct GenerateResult {
 
 // The k_i of each step: masked / steps each, the first masked % steps one more.
 std::vector<int> num_transfer_tokens(int masked, int steps);
+
+// Parallel decoding: how many of the confidences (sorted descending, masked positions only)
+// to commit: the leading run passing the rule, at least one while any is available.
+int parallel_count(const std::vector<double>& ranked, Decoding mode, double threshold, double factor);
 
 // prompt (B, P) left-padded; prompt_mask (B, P) 1 = real token, or nullptr.
 // Throws std::invalid_argument for inconsistent params.

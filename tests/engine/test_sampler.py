@@ -42,6 +42,8 @@ CASES = {
     "cfg": dict(max_steps=8, gen_length=16, block_length=8, cfg_scale=1.5),
     "margin": dict(max_steps=8, gen_length=16, block_length=4, remasking="margin"),
     "entropy": dict(max_steps=8, gen_length=16, block_length=4, remasking="entropy"),
+    "parallel_threshold": dict(max_steps=2, gen_length=16, block_length=8, decoding="threshold", threshold=0.15),
+    "parallel_factor": dict(max_steps=2, gen_length=16, block_length=8, decoding="factor", factor=1.7, cfg_scale=1.0),
 }
 
 
@@ -68,6 +70,12 @@ def test_eos_options_match_reference(ckpt_eos: Checkpoint, eos: dict) -> None:  
         assert ckpt_eos.eos_id not in flat
     elif not eos:
         assert ckpt_eos.eos_id in flat or ckpt_eos.eot_id in flat  # the fixture makes them likely
+
+
+def test_kv_cache_is_refused_clearly(ckpt_f32: Checkpoint) -> None:
+    ids, mask = prompt(ckpt_f32)
+    with pytest.raises(ValueError, match="cache"):
+        CppEngine(ckpt_f32).generate(ids, mask, GenerationParams(max_steps=4, gen_length=4, block_length=4, cache="prefix"))
 
 
 def test_cfg_without_attention_mask(ckpt_f32: Checkpoint) -> None:
