@@ -8,6 +8,7 @@ come back through a callback and are turned into `StepEvent`s here.
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
 from pathlib import Path
@@ -15,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from . import _engine
 from .checkpoint import Checkpoint, layer_prefix
 from .events import CancelToken, GenerationResult, StepCallback, StepEvent
 from .params import GenerationParams
+
+# The compiled extension (csrc/), typed Any: it has no stubs.
+_engine: Any = importlib.import_module("core._engine")
 
 KERNELS = ("auto", "blas", "own")
 _blas_status: str | None = None
@@ -85,8 +88,17 @@ class CppEngine:
             layers.append(
                 {
                     part: _entry(ckpt, p + part + ".weight")
-                    for part in ("attn_norm", "q_proj", "k_proj", "v_proj", "attn_out", "ff_norm",
-                                 "ff_proj", "up_proj", "ff_out")
+                    for part in (
+                        "attn_norm",
+                        "q_proj",
+                        "k_proj",
+                        "v_proj",
+                        "attn_out",
+                        "ff_norm",
+                        "ff_proj",
+                        "up_proj",
+                        "ff_out",
+                    )
                 }
             )
         lm = ckpt.lm_head()
@@ -108,7 +120,8 @@ class CppEngine:
         """input_ids [B, L] int -> logits [B, L, V] float32."""
         ids = np.ascontiguousarray(input_ids, dtype=np.int64)
         mask = None if attention_mask is None else np.ascontiguousarray(attention_mask, dtype=bool)
-        return self._engine.forward_logits(ids, mask)
+        logits: np.ndarray = self._engine.forward_logits(ids, mask)
+        return logits
 
     def generate(
         self,
@@ -127,9 +140,17 @@ class CppEngine:
         mask_id = self.ckpt.mask_id if params.mask_id is None else params.mask_id
         trajectory: list[StepEvent] = []
 
-        def deliver(step: int, total: int, block: int, num_blocks: int, positions: list[list[int]],
-                    tokens: list[list[int]], confidences: list[list[float]], elapsed: float,
-                    forward_passes: int) -> bool:
+        def deliver(
+            step: int,
+            total: int,
+            block: int,
+            num_blocks: int,
+            positions: list[list[int]],
+            tokens: list[list[int]],
+            confidences: list[list[float]],
+            elapsed: float,
+            forward_passes: int,
+        ) -> bool:
             event = StepEvent(
                 step=step,
                 total_steps=total,

@@ -15,7 +15,6 @@ torch = pytest.importorskip("torch")
 from core.torch_backend.engine import TorchEngine  # noqa: E402
 
 
-
 def rel_err(a: np.ndarray, ref: np.ndarray) -> float:
     return float(np.abs(a - ref).max() / np.abs(ref).max())
 
@@ -106,6 +105,8 @@ def test_only_bindings_knows_python() -> None:
     offenders = [
         p.name
         for p in csrc.iterdir()
-        if p.suffix in (".h", ".cpp") and p.name != "bindings.cpp" and ("pybind11" in p.read_text() or "Python.h" in p.read_text())
+        if p.suffix in (".h", ".cpp")
+        and p.name != "bindings.cpp"
+        and ("pybind11" in p.read_text() or "Python.h" in p.read_text())
     ]
     assert offenders == []

@@ -30,7 +30,12 @@ def assert_same_run(a, b) -> None:  # type: ignore[no-untyped-def]
     assert len(a.trajectory) == len(b.trajectory)
     for ea, eb in zip(a.trajectory, b.trajectory):
         assert (ea.step, ea.total_steps, ea.block, ea.num_blocks, ea.forward_passes) == (
-            eb.step, eb.total_steps, eb.block, eb.num_blocks, eb.forward_passes)
+            eb.step,
+            eb.total_steps,
+            eb.block,
+            eb.num_blocks,
+            eb.forward_passes,
+        )
         assert ea.positions == eb.positions and ea.tokens == eb.tokens
         for ra, rb in zip(ea.confidences, eb.confidences):
             np.testing.assert_allclose(ra, rb, rtol=1e-4, atol=1e-6)
@@ -56,8 +61,14 @@ def test_temperature_zero_matches_reference(ckpt_f32: Checkpoint, case: str) -> 
 
 
 @pytest.mark.parametrize(
-    "eos", [dict(), dict(logits_eos_inf=True), dict(confidence_eos_eot_inf=True),
-            dict(logits_eos_inf=True, confidence_eos_eot_inf=True)], ids=["none", "logits", "confidence", "both"]
+    "eos",
+    [
+        dict(),
+        dict(logits_eos_inf=True),
+        dict(confidence_eos_eot_inf=True),
+        dict(logits_eos_inf=True, confidence_eos_eot_inf=True),
+    ],
+    ids=["none", "logits", "confidence", "both"],
 )
 def test_eos_options_match_reference(ckpt_eos: Checkpoint, eos: dict) -> None:  # type: ignore[type-arg]
     ids, mask = prompt(ckpt_eos)
@@ -75,7 +86,9 @@ def test_eos_options_match_reference(ckpt_eos: Checkpoint, eos: dict) -> None:  
 def test_kv_cache_is_refused_clearly(ckpt_f32: Checkpoint) -> None:
     ids, mask = prompt(ckpt_f32)
     with pytest.raises(ValueError, match="cache"):
-        CppEngine(ckpt_f32).generate(ids, mask, GenerationParams(max_steps=4, gen_length=4, block_length=4, cache="prefix"))
+        CppEngine(ckpt_f32).generate(
+            ids, mask, GenerationParams(max_steps=4, gen_length=4, block_length=4, cache="prefix")
+        )
 
 
 def test_cfg_without_attention_mask(ckpt_f32: Checkpoint) -> None:
@@ -190,14 +203,20 @@ def test_cancelled_before_start_runs_no_forward(ckpt_f32: Checkpoint) -> None:
     cancel = CancelToken()
     cancel.cancel()
     ids, mask = prompt(ckpt_f32)
-    run = CppEngine(ckpt_f32).generate(ids, mask, GenerationParams(max_steps=4, gen_length=4, block_length=4), cancel=cancel)
+    run = CppEngine(ckpt_f32).generate(
+        ids, mask, GenerationParams(max_steps=4, gen_length=4, block_length=4), cancel=cancel
+    )
     assert run.cancelled and run.trajectory == () and run.timings["forward_passes"] == 0
 
 
 def test_false_on_last_step_is_not_a_cancel(ckpt_f32: Checkpoint) -> None:
     ids, mask = prompt(ckpt_f32)
-    run = CppEngine(ckpt_f32).generate(ids, mask, GenerationParams(max_steps=2, gen_length=4, block_length=4),
-                                       on_step=lambda e: False if e.step == 2 else None)
+    run = CppEngine(ckpt_f32).generate(
+        ids,
+        mask,
+        GenerationParams(max_steps=2, gen_length=4, block_length=4),
+        on_step=lambda e: False if e.step == 2 else None,
+    )
     assert not run.cancelled and len(run.trajectory) == 2
 
 
@@ -208,7 +227,9 @@ def test_callback_exception_propagates(ckpt_f32: Checkpoint) -> None:
         raise RuntimeError("from the callback")
 
     with pytest.raises(RuntimeError, match="from the callback"):
-        CppEngine(ckpt_f32).generate(ids, mask, GenerationParams(max_steps=4, gen_length=4, block_length=4), on_step=boom)
+        CppEngine(ckpt_f32).generate(
+            ids, mask, GenerationParams(max_steps=4, gen_length=4, block_length=4), on_step=boom
+        )
 
 
 def test_gil_released_during_generation(ckpt_f32: Checkpoint) -> None:
