@@ -25,11 +25,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.params import REMASKING_MODES, GenerationParams
+from core.params import CACHE_MODES, DECODING_MODES, REMASKING_MODES, GenerationParams
 
 GEN_LENGTHS: tuple[int, ...] = (16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 TEMPERATURES: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(0, 41))  # 0 .. 2
 CFG_SCALES: tuple[float, ...] = tuple(round(0.25 * i, 2) for i in range(0, 17))  # 0 .. 4
+THRESHOLDS: tuple[float, ...] = tuple(round(0.5 + 0.05 * i, 2) for i in range(0, 11))  # 0.5 .. 1
+FACTORS: tuple[float, ...] = tuple(round(0.25 * i, 2) for i in range(1, 17))  # 0.25 .. 4
 SEED_MAX = 2**31 - 1
 
 REMASKING_LABELS = {
@@ -43,6 +45,19 @@ REMASKING_TIPS = {
     "random": "Reveal randomly chosen positions each step.",
     "margin": "Keep tokens with the largest gap between the top two probabilities.",
     "entropy": "Keep tokens whose predictive distribution has the lowest entropy.",
+}
+DECODING_LABELS = {"fixed": "Fixed schedule", "threshold": "Parallel: threshold", "factor": "Parallel: factor"}
+DECODING_TIPS = {
+    "fixed": "The reference schedule: the steps are split evenly over the blocks.",
+    "threshold": "Fast-dLLM: each step commits every proposal at least as confident as the threshold "
+                 "(a block takes as many steps as it needs).",
+    "factor": "Fast-dLLM: commit the n-th most confident proposal while its confidence >= 1 - factor/(n+1).",
+}
+CACHE_LABELS = {"none": "Off", "prefix": "Prefix", "dual": "Dual (prefix + suffix)"}
+CACHE_TIPS = {
+    "none": "Recompute the whole sequence every step (exact).",
+    "prefix": "Reuse keys and values before the current block (Fast-dLLM; approximate, faster).",
+    "dual": "Reuse keys and values before and after the current block (Fast-dLLM; fastest).",
 }
 
 
@@ -71,12 +86,17 @@ PRESETS: dict[str, dict[str, Any]] = {
                     remasking="low_confidence"),
     "Creative": dict(gen_length=128, block_length=64, max_steps=128, temperature=0.9, cfg_scale=0.0,
                      remasking="low_confidence"),
+    "Turbo": dict(gen_length=128, block_length=32, max_steps=128, temperature=0.0, cfg_scale=0.0,
+                  remasking="low_confidence", decoding="threshold", threshold=0.9, cache="prefix"),
 }
+# Presets that leave a field out get its default (so picking "Fast" after "Turbo" is not parallel).
+PRESET_DEFAULTS: dict[str, Any] = dict(decoding="fixed", threshold=0.9, factor=1.0, cache="none")
 PRESET_TIPS = {
     "Fast": "64 tokens, 2 blocks, 4 tokens revealed per step.",
     "Balanced": "128 tokens, 4 blocks, 2 tokens per step, greedy.",
     "Quality": "128 tokens, 4 blocks, one token per step, greedy.",
     "Creative": "128 tokens, 2 blocks, one token per step, temperature 0.9.",
+    "Turbo": "128 tokens, 4 blocks, parallel decoding (threshold 0.9) with the prefix KV cache.",
 }
 CUSTOM = "Custom"
 
@@ -169,6 +189,10 @@ CONTROL_SPECS: tuple[ControlSpec, ...] = (
                 "Set the end-of-text logit to -inf so the model cannot end the text early."),
     ControlSpec("confidence_eos_eot_inf", "Never keep EOS/EOT first",
                 "Give EOS/EOT tokens -inf confidence so they are revealed last."),
+    ControlSpec("decoding", "Decoding", "How many tokens a step commits: a fixed schedule, or parallel decoding."),
+    ControlSpec("threshold", "Threshold", "Parallel (threshold): commit proposals at least this confident."),
+    ControlSpec("factor", "Factor", "Parallel (factor): larger commits more tokens per step."),
+    ControlSpec("cache", "KV cache", "Reuse attention keys and values across steps (faster, approximate)."),
 )
 SPEC = {s.key: s for s in CONTROL_SPECS}
 
@@ -185,7 +209,7 @@ class ControlsPanel(QWidget):
         self.setAccessibleName("Sampler settings")
         self.setToolTip("Sampler settings for the next generation")
 
-        self.preset = describe(QComboBox(), "Preset", "Named settings. Editing any value switches to Custom.")
+        self.preset = describe(QComboBox(), "Preset", "Named settings. Changing a value the preset sets switches to Custom.")
         for name in PRESETS:
             self.preset.addItem(name)
             self.preset.setItemData(self.preset.count() - 1, PRESET_TIPS[name], Qt.ItemDataRole.ToolTipRole)
@@ -212,6 +236,17 @@ class ControlsPanel(QWidget):
             QCheckBox(s["confidence_eos_eot_inf"].label), s["confidence_eos_eot_inf"].label,
             s["confidence_eos_eot_inf"].tip,
         )
+        self.decoding = describe(QComboBox(), s["decoding"].label, s["decoding"].tip)
+        for mode in DECODING_MODES:
+            self.decoding.addItem(DECODING_LABELS.get(mode, mode), mode)
+            self.decoding.setItemData(self.decoding.count() - 1, DECODING_TIPS.get(mode, mode),
+                                      Qt.ItemDataRole.ToolTipRole)
+        self.threshold = ChoiceSlider(s["threshold"].label, s["threshold"].tip, THRESHOLDS, "{:.2f}")
+        self.factor = ChoiceSlider(s["factor"].label, s["factor"].tip, FACTORS, "{:.2f}")
+        self.cache = describe(QComboBox(), s["cache"].label, s["cache"].tip)
+        for mode in CACHE_MODES:
+            self.cache.addItem(CACHE_LABELS.get(mode, mode), mode)
+            self.cache.setItemData(self.cache.count() - 1, CACHE_TIPS.get(mode, mode), Qt.ItemDataRole.ToolTipRole)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         describe(self.summary, "Schedule summary", "How the generation is split into blocks and steps.")
@@ -229,10 +264,22 @@ class ControlsPanel(QWidget):
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(self.seed_dice)
         form.addRow(s["seed"].label, seed_row)
+        speed = QFormLayout()
+        speed.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        speed.addRow(s["decoding"].label, self.decoding)
+        speed.addRow(s["threshold"].label, self.threshold)
+        speed.addRow(s["factor"].label, self.factor)
+        speed.addRow(s["cache"].label, self.cache)
+        self._speed_form = speed
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.logits_eos_inf)
         lay.addWidget(self.confidence_eos_eot_inf)
+        title = QLabel("Speed-ups")
+        title.setObjectName("sectionTitle")
+        lay.addSpacing(6)
+        lay.addWidget(title)
+        lay.addLayout(speed)
         lay.addWidget(self.summary)
         lay.addStretch(1)
 
@@ -240,9 +287,11 @@ class ControlsPanel(QWidget):
         self._constrain()
         self.gen_length.valueChanged.connect(self._on_structure)
         self.block_length.valueChanged.connect(self._on_structure)
-        for w in (self.max_steps, self.temperature, self.cfg_scale):
+        for w in (self.max_steps, self.temperature, self.cfg_scale, self.threshold, self.factor):
             w.valueChanged.connect(self._on_edit)
         self.remasking.currentIndexChanged.connect(self._on_edit)
+        self.decoding.currentIndexChanged.connect(self._on_edit)
+        self.cache.currentIndexChanged.connect(self._on_edit)
         self.seed.valueChanged.connect(self._on_edit)
         self.logits_eos_inf.toggled.connect(self._on_edit)
         self.confidence_eos_eot_inf.toggled.connect(self._on_edit)
@@ -262,6 +311,10 @@ class ControlsPanel(QWidget):
             logits_eos_inf=self.logits_eos_inf.isChecked(),
             confidence_eos_eot_inf=self.confidence_eos_eot_inf.isChecked(),
             seed=int(self.seed.value()),
+            decoding=str(self.decoding.currentData()),
+            threshold=float(self.threshold.value()),
+            factor=float(self.factor.value()),
+            cache=str(self.cache.currentData()),
         )
 
     def set_params(self, p: GenerationParams | dict[str, Any]) -> None:
@@ -276,10 +329,15 @@ class ControlsPanel(QWidget):
                 self.temperature.setValue(float(d["temperature"]))
             if "cfg_scale" in d:
                 self.cfg_scale.setValue(float(d["cfg_scale"]))
-            if "remasking" in d:
-                i = self.remasking.findData(d["remasking"])
-                if i >= 0:
-                    self.remasking.setCurrentIndex(i)
+            for key, combo in (("remasking", self.remasking), ("decoding", self.decoding), ("cache", self.cache)):
+                if key in d:
+                    i = combo.findData(d[key])
+                    if i >= 0:
+                        combo.setCurrentIndex(i)
+            if "threshold" in d:
+                self.threshold.setValue(float(d["threshold"]))
+            if "factor" in d:
+                self.factor.setValue(float(d["factor"]))
             if "seed" in d:
                 self.seed.setValue(int(d["seed"]))
             if "logits_eos_inf" in d:
@@ -294,7 +352,7 @@ class ControlsPanel(QWidget):
     def apply_preset(self, name: str) -> None:
         if name not in PRESETS:
             return
-        self.set_params(PRESETS[name])
+        self.set_params({**PRESET_DEFAULTS, **PRESETS[name]})
         self.preset.blockSignals(True)
         self.preset.setCurrentText(name)
         self.preset.blockSignals(False)
@@ -319,12 +377,21 @@ class ControlsPanel(QWidget):
         self._constrain()
         self._on_edit()
 
+    def _update_enabled(self) -> None:
+        mode = self.decoding.currentData()
+        self.threshold.setEnabled(mode == "threshold")
+        self.factor.setEnabled(mode == "factor")
+        self.max_steps.setEnabled(mode == "fixed")  # parallel decoding takes as many steps as it needs
+
     def _on_edit(self, *_args: Any) -> None:
+        self._update_enabled()
         if self._applying_preset:
             return
-        self.preset.blockSignals(True)
-        self.preset.setCurrentText(CUSTOM)
-        self.preset.blockSignals(False)
+        name = self.preset.currentText()
+        if name in PRESETS and not self._matches({**PRESET_DEFAULTS, **PRESETS[name]}):
+            self.preset.blockSignals(True)
+            self.preset.setCurrentText(CUSTOM)  # the settings no longer are the preset's
+            self.preset.blockSignals(False)
         self._update_summary()
         self.changed.emit()
 
@@ -338,13 +405,20 @@ class ControlsPanel(QWidget):
         self.seed.setValue(random.randint(0, 99_999))
 
     def _update_summary(self) -> None:
+        self._update_enabled()
         p = self.params()
-        per_step = p.gen_length / p.max_steps
-        self.summary.setText(
-            f"{p.num_blocks} block{'s' if p.num_blocks != 1 else ''} of {p.block_length} tokens, "
-            f"{p.steps_per_block} steps each · {per_step:g} token{'s' if per_step != 1 else ''} per step"
-            + (" · CFG doubles each step" if p.cfg_scale > 0 else "")
-        )
+        blocks = f"{p.num_blocks} block{'s' if p.num_blocks != 1 else ''} of {p.block_length} tokens"
+        if p.decoding == "fixed":
+            per_step = p.gen_length / p.max_steps
+            text = (f"{blocks}, {p.steps_per_block} steps each · {per_step:g} "
+                    f"token{'s' if per_step != 1 else ''} per step")
+        else:
+            text = f"{blocks}, as many steps as each block needs (at most {p.gen_length} in all)"
+        if p.cache != "none":
+            text += f" · {p.cache} KV cache"
+        if p.cfg_scale > 0:
+            text += " · CFG doubles each step"
+        self.summary.setText(text)
 
     # -- QSettings -----------------------------------------------------------------------
     def save(self, settings: QSettings) -> None:
@@ -362,7 +436,8 @@ class ControlsPanel(QWidget):
         d: dict[str, Any] = {}
         types = {"max_steps": int, "gen_length": int, "block_length": int, "seed": int,
                  "temperature": float, "cfg_scale": float, "remasking": str,
-                 "logits_eos_inf": bool, "confidence_eos_eot_inf": bool}
+                 "logits_eos_inf": bool, "confidence_eos_eot_inf": bool,
+                 "decoding": str, "threshold": float, "factor": float, "cache": str}
         for k, t in types.items():
             if k in keys:
                 try:
@@ -373,7 +448,7 @@ class ControlsPanel(QWidget):
         preset = str(settings.value("preset", "", type=str) or "")
         if d:
             self.set_params(d)
-        if preset in PRESETS and (not d or self._matches(PRESETS[preset])):
+        if preset in PRESETS and (not d or self._matches({**PRESET_DEFAULTS, **PRESETS[preset]})):
             self.apply_preset(preset)
         else:
             self.preset.blockSignals(True)
@@ -382,4 +457,5 @@ class ControlsPanel(QWidget):
 
     def _matches(self, values: dict[str, Any]) -> bool:
         cur = self.params().to_dict()
-        return all(cur.get(k) == v for k, v in values.items())
+        return all(abs(cur.get(k) - v) < 1e-9 if isinstance(v, float) else cur.get(k) == v
+                   for k, v in values.items())

@@ -59,9 +59,11 @@ def palette_for(kind: str) -> QPalette:
 def stylesheet_for(kind: str) -> str:
     path = resources_dir() / "styles" / f"{kind}.qss"
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except OSError:
         return ""
+    # Style sheets name images relative to the icons folder, wherever resources/ is installed.
+    return text.replace("@ICONS@", (resources_dir() / "icons").as_posix())
 
 
 def apply_theme(app: QApplication, theme: str) -> str:

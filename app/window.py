@@ -150,7 +150,7 @@ class MainWindow(QMainWindow):
                                "Ctrl+Enter generates.")
         self.prompt.setObjectName("promptEdit")
         self.prompt.setPlaceholderText("Type a prompt… (Ctrl+Enter to generate)")
-        self.prompt.setMaximumHeight(110)
+        self.prompt.setMaximumHeight(84)
 
         self.generate_button = describe(QPushButton("Generate"), "Generate", "Start generating (Ctrl+Enter)")
         self.generate_button.setObjectName("generateButton")
@@ -331,8 +331,8 @@ class MainWindow(QMainWindow):
         self.status_block = describe(QLabel(""), "Block", "Current block / number of blocks")
         self.status_speed = describe(QLabel(""), "Speed", "Tokens revealed per second")
         self.status_elapsed = describe(QLabel(""), "Elapsed", "Time since the generation started")
-        sb.addWidget(self.progress)
-        for w in (self.status_model, self.status_engine, self.status_step, self.status_block,
+        # All permanent (right-aligned), so temporary messages on the left never overlap them.
+        for w in (self.progress, self.status_model, self.status_engine, self.status_step, self.status_block,
                   self.status_speed, self.status_elapsed):
             sb.addPermanentWidget(w)
 
@@ -489,17 +489,18 @@ class MainWindow(QMainWindow):
         self.outcome = None
         p = request.params
         specials = frozenset({self.model.eos_id, self.model.eot_id}) if self.model else frozenset()
-        self.canvas.reset(p.gen_length, p.block_length, specials, p.max_steps)
+        budget = p.step_budget  # fixed: max_steps; parallel decoding: at most one step per token
+        self.canvas.reset(p.gen_length, p.block_length, specials, budget)
         self.canvas.set_message("")
         self.canvas.live = True
         self.scrubber.blockSignals(True)
         self.scrubber.setRange(0, 0)
         self.scrubber.blockSignals(False)
-        self.scrub_label.setText(f"step 0 / {p.max_steps}")
-        self.progress.setRange(0, p.max_steps)
+        self.scrub_label.setText(f"step 0 / {budget}")
+        self.progress.setRange(0, budget)
         self.progress.setValue(0)
         self.progress.show()
-        self.status_step.setText(f"step 0/{p.max_steps}")
+        self.status_step.setText(f"step 0/{budget}")
         self.status_block.setText(f"block 1/{p.num_blocks}")
         self.status_speed.setText("")
         self.status_elapsed.setText("")
@@ -536,6 +537,8 @@ class MainWindow(QMainWindow):
         if u is None:
             return
         e = u.event
+        if self.progress.maximum() != e.total_steps:
+            self.progress.setMaximum(e.total_steps)
         self.progress.setValue(e.step)
         self.status_step.setText(f"step {e.step}/{e.total_steps}")
         self.status_block.setText(f"block {e.block + 1}/{e.num_blocks}")
@@ -568,7 +571,7 @@ class MainWindow(QMainWindow):
         if total > 0:
             self.status_speed.setText(f"{revealed / total:.1f} tok/s")
         if res.cancelled:
-            self.statusBar().showMessage(f"Stopped after {n} of {outcome.request.params.max_steps} steps", 6000)
+            self.statusBar().showMessage(f"Stopped after {n} of {outcome.request.params.step_budget} steps", 6000)
         else:
             self.statusBar().showMessage(f"Done: {n} steps in {total:.2f} s", 6000)
         if outcome.request.chat:

@@ -11,7 +11,7 @@ from app.controls import (
     block_length_choices,
     step_choices,
 )
-from core.params import REMASKING_MODES, GenerationParams
+from core.params import CACHE_MODES, DECODING_MODES, REMASKING_MODES, GenerationParams
 
 
 @pytest.fixture
@@ -46,6 +46,13 @@ def test_every_control_changes_the_request(panel: ControlsPanel) -> None:
     check("seed", lambda: panel.seed.setValue(1234))
     check("logits_eos_inf", lambda: panel.logits_eos_inf.setChecked(True))
     check("confidence_eos_eot_inf", lambda: panel.confidence_eos_eot_inf.setChecked(True))
+    for mode in DECODING_MODES[1:]:
+        check("decoding", lambda m=mode: panel.decoding.setCurrentIndex(panel.decoding.findData(m)))
+    check("factor", lambda: panel.factor.slider.setValue(panel.factor.slider.value() + 1))
+    panel.decoding.setCurrentIndex(panel.decoding.findData("threshold"))
+    check("threshold", lambda: panel.threshold.slider.setValue(panel.threshold.slider.value() - 2))
+    for mode in CACHE_MODES[1:]:
+        check("cache", lambda m=mode: panel.cache.setCurrentIndex(panel.cache.findData(m)))
     p = panel.params()
     assert p != base
     assert (p.gen_length, p.block_length, p.seed) == (256, 64, 1234)
@@ -53,12 +60,24 @@ def test_every_control_changes_the_request(panel: ControlsPanel) -> None:
     assert p.cfg_scale == pytest.approx(base.cfg_scale + 0.5)
     assert p.remasking == REMASKING_MODES[-1]
     assert p.logits_eos_inf and p.confidence_eos_eot_inf
+    assert (p.decoding, p.cache) == ("threshold", CACHE_MODES[-1])
     assert panel.preset.currentText() == CUSTOM  # any edit leaves the preset
 
 
-def test_remasking_offers_every_mode(panel: ControlsPanel) -> None:
-    offered = [panel.remasking.itemData(i) for i in range(panel.remasking.count())]
-    assert offered == list(REMASKING_MODES)
+def test_selectors_offer_every_mode(panel: ControlsPanel) -> None:
+    for combo, modes in ((panel.remasking, REMASKING_MODES), (panel.decoding, DECODING_MODES),
+                         (panel.cache, CACHE_MODES)):
+        assert [combo.itemData(i) for i in range(combo.count())] == list(modes)
+
+
+def test_parallel_decoding_enables_only_its_knob(panel: ControlsPanel) -> None:
+    for mode, thr, fac, steps in (("fixed", False, False, True), ("threshold", True, False, False),
+                                  ("factor", False, True, False)):
+        panel.decoding.setCurrentIndex(panel.decoding.findData(mode))
+        assert (panel.threshold.isEnabled(), panel.factor.isEnabled(), panel.max_steps.isEnabled()) == (thr, fac, steps)
+    for v in panel.threshold.values():
+        assert 0 < v <= 1
+    assert min(panel.factor.values()) > 0
 
 
 def test_only_valid_combinations_are_selectable(panel: ControlsPanel) -> None:
@@ -96,8 +115,13 @@ def test_presets_set_their_values_and_editing_makes_custom(panel: ControlsPanel)
         for k, v in values.items():
             assert getattr(p, k) == pytest.approx(v), (name, k)
         assert panel.preset.currentText() == name
-    panel.temperature.slider.setValue(0)
+    panel.seed.setValue(31)  # presets leave the seed alone
+    assert panel.preset.currentText() == name
+    panel.temperature.slider.setValue(panel.temperature.slider.value() + 3)
     assert panel.preset.currentText() == CUSTOM
+    panel.preset.setCurrentText("Turbo")
+    panel.preset.setCurrentText("Fast")
+    assert panel.params().decoding == "fixed" and panel.params().cache == "none"
 
 
 def test_model_context_limits_the_length(panel: ControlsPanel) -> None:
@@ -113,7 +137,8 @@ def test_controls_save_and_restore(qtbot, tmp_path) -> None:  # noqa: ANN001
     a = ControlsPanel()
     qtbot.addWidget(a)
     want = GenerationParams(max_steps=48, gen_length=96, block_length=32, temperature=0.35, cfg_scale=1.5,
-                            remasking="margin", logits_eos_inf=True, confidence_eos_eot_inf=True, seed=77)
+                            remasking="margin", logits_eos_inf=True, confidence_eos_eot_inf=True, seed=77,
+                            decoding="factor", factor=1.5, threshold=0.8, cache="dual")
     a.set_params(want)
     a.save(s)
     s.sync()
