@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
         cmd = [sys.executable, "-m", "core.training.train", "--data", str(args.data), "--out", str(run),
                "--size", size, "--budget-s", str(args.budget_s)] + args.extra.split()
         procs[size] = subprocess.Popen(cmd, stdout=(run / "stdout.txt").open("w"), stderr=subprocess.STDOUT)
-    deadline = t0 + args.budget_s + 60
+    deadline = t0 + args.budget_s + 40
     for size, p in procs.items():
         try:
             p.wait(timeout=max(1.0, deadline - time.time()))

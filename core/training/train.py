@@ -253,39 +253,47 @@ def main(argv: list[str] | None = None) -> None:
     # Reset the optimizer state touched by the probes (lr 1e-6: weights barely moved).
     opt.state.clear()
 
-    remaining = args.budget_s - (time.time() - t_start) - 15.0  # saving and slack
-    total = int((remaining - args.evals * eval_s) / step_s)
-    if args.max_steps:
-        total = min(total, args.max_steps)
-    total = max(total, 10)
-    eval_every = max(1, total // args.evals)
-    log(f"planned steps {total}, eval every {eval_every}, tokens/step {args.batch * args.seq_len}")
+    # The schedule runs on wall-clock progress, not a step count: several runs may share one
+    # GPU, so the speed of a step is not known in advance. The run ends at the budget.
+    t_train = time.time()
+    train_s = args.budget_s - (t_train - t_start) - args.evals * eval_s - 15.0  # saving and slack
+    log(f"training for {train_s:.0f}s, {args.evals} evaluations, tokens/step {args.batch * args.seq_len}")
 
-    def lr_at(step: int) -> float:
-        if step < args.warmup:
-            return args.lr * (step + 1) / args.warmup
-        prog = min(1.0, (step - args.warmup) / max(1, total - args.warmup))
-        return args.lr * (args.min_lr_frac + (1 - args.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * prog)))
+    def lr_at(step: int, prog: float) -> float:
+        warm = min(1.0, (step + 1) / args.warmup)
+        cos = args.min_lr_frac + (1 - args.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * min(1.0, prog)))
+        return args.lr * warm * cos
 
     best = {"val_elbo": float("inf")}
     history = []
     tokens_seen = 0
     run_loss = 0.0
     run_n = 0
-    t_train = time.time()
-    for step in range(total):
+    train_only = 0.0  # seconds spent in training steps (evaluations excluded)
+    next_eval = 1
+    step = 0
+    while True:
+        t_step = time.time()
+        prog = train_only / train_s
+        if prog >= 1.0 or (args.max_steps and step >= args.max_steps):
+            break
         length = args.seq_len
         if short and rng.random() < args.short_frac:
             length = int(rng.choice(short))
-        loss = step_once(lr_at(step), length)
+        lr = lr_at(step, prog)
+        loss = step_once(lr, length)
+        step += 1
         tokens_seen += args.batch * args.seq_len
-        if step % 25 == 0:
+        if step % 25 == 1:
             run_loss += float(loss)
             run_n += 1
-        if (step + 1) % eval_every == 0 or step + 1 == total:
+        train_only += time.time() - t_step
+        last = (train_only >= train_s) or (args.max_steps and step >= args.max_steps)
+        if train_only >= next_eval * train_s / args.evals or last:
+            next_eval += 1
             ev = evaluate(model, windows, mask_id, device, use_cuda)
-            ev.update(step=step + 1, tokens=tokens_seen, train_loss=run_loss / max(1, run_n),
-                      lr=lr_at(step), elapsed_s=round(time.time() - t_train, 1))
+            ev.update(step=step, tokens=tokens_seen, train_loss=run_loss / max(1, run_n),
+                      lr=lr, elapsed_s=round(time.time() - t_train, 1))
             run_loss, run_n = 0.0, 0
             history.append(ev)
             improved = ev["val_elbo"] < best["val_elbo"]
@@ -294,15 +302,15 @@ def main(argv: list[str] | None = None) -> None:
                 state = {k: v.detach().to("cpu", torch.float32, copy=True)
                          for k, v in model.state_dict_for_checkpoint().items()}
                 save_chunks(state, args.out / "best")
-            log(f"step {step + 1}/{total} train {ev['train_loss']:.4f} val_elbo {ev['val_elbo']:.4f} "
-                f"val_ce50 {ev['val_ce50']:.4f} lr {ev['lr']:.2e}{' *' if improved else ''}")
-            if time.time() - t_start > args.budget_s - 10:
-                log("budget reached: stopping early")
+            log(f"step {step} ({tokens_seen / 1e6:.0f}M tok) train {ev['train_loss']:.4f} "
+                f"val_elbo {ev['val_elbo']:.4f} val_ce50 {ev['val_ce50']:.4f} lr {lr:.2e}{' *' if improved else ''}")
+            if time.time() - t_start > args.budget_s - 8:
+                log("budget reached: stopping")
                 break
     summary = {
         "size": args.size, "config": asdict(cfg), "parameters": n_params, "best": best,
         "history": history, "train_seconds": round(time.time() - t_train, 1),
-        "total_seconds": round(time.time() - t_start, 1), "steps": len(history) and history[-1]["step"],
+        "total_seconds": round(time.time() - t_start, 1), "steps": step,
         "tokens_seen": tokens_seen, "device": torch.cuda.get_device_name(device) if use_cuda else "cpu",
         "torch": torch.__version__, "args": {k: str(v) for k, v in vars(args).items()},
         "step_ms": step_s * 1000,
