@@ -195,8 +195,31 @@ def build_bundle(out: Path, engine_dir: Path | None) -> Path:
     run([sys.executable, "-m", "PyInstaller", PACKAGING / f"{NAME}.spec", "--noconfirm", "--clean",
          "--log-level", "WARN", "--distpath", dist, "--workpath", work], env=env, cwd=ROOT)
     bundle = dist / NAME
+    if IS_LINUX:
+        strip_debug_info(bundle)
     check_bundle(bundle)
     return bundle
+
+
+def strip_debug_info(bundle: Path) -> None:
+    """Drop DWARF debug sections from the ELF files that carry them (a pyenv-built libpython is
+    23 MB with them, 5 MB without). Only --strip-debug (symbols stay), and never the libraries
+    that auditwheel vendored into `*.libs/` folders (patchelf-ed files that strip can break).
+    PyInstaller's own strip=True would strip everything, those included."""
+    if shutil.which("strip") is None or shutil.which("readelf") is None:
+        log("strip/readelf not found: debug sections kept")
+        return
+    before = dir_size(bundle)
+    for p in sorted(bundle.rglob("*")):
+        if not p.is_file() or p.is_symlink() or any(part.endswith(".libs") for part in p.parts):
+            continue
+        with open(p, "rb") as f:
+            if f.read(4) != b"\x7fELF":
+                continue
+        sections = subprocess.run(["readelf", "-S", "-W", str(p)], capture_output=True, text=True).stdout
+        if ".debug_info" in sections:
+            subprocess.run(["strip", "--strip-debug", str(p)], check=True)
+    log(f"stripped debug sections: {mb(before)} -> {mb(dir_size(bundle))}")
 
 
 def check_bundle(bundle: Path) -> None:
