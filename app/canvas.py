@@ -65,6 +65,9 @@ class TokenCanvas(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._colors: CanvasColors | None = None
+        self._widths: dict[str, int] = {}  # text -> advance, for the current font
+        self._layout_cache: tuple[int, int, list[QRectF]] | None = None
         self.setAccessibleName("Generation canvas")
         self.setToolTip(
             "The generated text as token cells: grey boxes are still masked, coloured cells were "
@@ -103,6 +106,10 @@ class TokenCanvas(QWidget):
         self.live = False
         self._layout_cache: tuple[int, int, list[QRectF]] | None = None
         self._request_repaint(immediate=True)
+
+    def refresh_colors(self) -> None:
+        self._colors = None
+        self.update()
 
     def set_message(self, message: str) -> None:
         self.message = message
@@ -181,6 +188,14 @@ class TokenCanvas(QWidget):
         if self._layout_cache is not None and self._layout_cache[:2] == key:
             return self._layout_cache[2]
         fm = QFontMetrics(self.font())
+        widths = self._widths
+
+        def advance(text: str) -> int:
+            w = widths.get(text)
+            if w is None:
+                w = widths[text] = fm.horizontalAdvance(text)
+            return w
+
         h = fm.height() + 8
         pad, gap, margin = 5, 4, 12
         mask_w = fm.horizontalAdvance("mmmm") + 2 * pad
@@ -193,7 +208,7 @@ class TokenCanvas(QWidget):
                 if self.tokens[i] in self.special_ids:
                     w = special_w
                 else:
-                    w = fm.horizontalAdvance(self._cell_text(i)) + 2 * pad
+                    w = advance(self._cell_text(i)) + 2 * pad
             else:
                 w = mask_w
             if x + w > width - margin and x > margin:
@@ -215,6 +230,14 @@ class TokenCanvas(QWidget):
         if self.minimumHeight() != bottom:
             self.setMinimumHeight(bottom)
 
+    def changeEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
+        if event.type() in (event.Type.PaletteChange, event.Type.StyleChange, event.Type.ApplicationPaletteChange):
+            self._colors = None
+        if event.type() == event.Type.FontChange:
+            self._widths.clear()
+            self._layout_cache = None
+        super().changeEvent(event)
+
     def sizeHint(self) -> QSize:
         return QSize(640, 320)
 
@@ -228,7 +251,9 @@ class TokenCanvas(QWidget):
         self.repaints += 1
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        colors = CanvasColors.for_palette(self.palette())
+        if self._colors is None:
+            self._colors = CanvasColors.for_palette(self.palette())
+        colors = self._colors
         p.setFont(self.font())
         if self.gen_length == 0 or self.message:
             p.setPen(colors.dim)

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -107,6 +107,9 @@ class MainWindow(QMainWindow):
         self.threads: int | None = threads if threads is not None else (saved_threads or None)
         self.theme = str(self.settings.value("theme", "system", type=str) or "system")
 
+        # Worker signals reach these @Slot methods on the GUI thread (queued: the worker lives on
+        # the engine thread). They must stay real slots: a plain callable would run on the
+        # emitting thread.
         self.host = EngineHost(self)
         w = self.host.worker
         w.loadStarted.connect(self._on_load_started)
@@ -118,6 +121,15 @@ class MainWindow(QMainWindow):
         w.finished.connect(self._on_finished)
         w.failed.connect(self._on_failed)
 
+        try:
+            self._build()
+        except BaseException:
+            self.host.shutdown()  # never leave a running QThread behind a failed constructor
+            raise
+        if autoload:
+            self._autoload(model_dir)
+
+    def _build(self) -> None:
         self._build_widgets()
         self._build_actions()
         self._build_status_bar()
@@ -139,8 +151,6 @@ class MainWindow(QMainWindow):
                 pass
         self._set_state("empty")
         self._show_idle_canvas()
-        if autoload:
-            self._autoload(model_dir)
 
     # ======================================================================================
     # building
@@ -395,6 +405,7 @@ class MainWindow(QMainWindow):
         self.host.load(LoadRequest(model_dir, self.engine_kind, self.threads, explicit))
         self._set_state("loading")
 
+    @Slot(object)
     def _on_load_started(self, request: LoadRequest) -> None:
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
@@ -402,10 +413,12 @@ class MainWindow(QMainWindow):
         name = Path(request.model_dir).name if request.model_dir else "bundled model"
         self.statusBar().showMessage(f"Loading {name}…")
 
+    @Slot(float, str)
     def _on_load_progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(fraction * 1000))
         self.statusBar().showMessage(f"Loading: {message}")
 
+    @Slot(object)
     def _on_loaded(self, info: ModelInfo) -> None:
         self.model = info
         self.progress.hide()
@@ -432,6 +445,7 @@ class MainWindow(QMainWindow):
         self._show_idle_canvas()
         self.modelLoaded.emit(info)
 
+    @Slot(object)
     def _on_load_failed(self, failure: LoadFailure) -> None:
         self.progress.hide()
         title, text = describe_failure(failure)
@@ -516,10 +530,12 @@ class MainWindow(QMainWindow):
             self._current.cancel.cancel()
             self.statusBar().showMessage("Stopping…")
 
+    @Slot(object)
     def _on_run_started(self, started: RunStarted) -> None:
         if started.run_id == self._run_id:
             self.prompt_ids = started.prompt_ids
 
+    @Slot(object)
     def _on_step(self, update: StepUpdate) -> None:
         if update.run_id != self._run_id:
             return  # a late event from a run that was replaced
@@ -547,6 +563,7 @@ class MainWindow(QMainWindow):
             self.status_speed.setText(f"{revealed / e.elapsed:.1f} tok/s")
         self.status_elapsed.setText(f"{e.elapsed:.2f} s")
 
+    @Slot(object)
     def _on_finished(self, outcome: RunOutcome) -> None:
         if outcome.run_id != self._run_id:
             return
@@ -583,6 +600,7 @@ class MainWindow(QMainWindow):
         self._set_state("ready")
         self.runFinished.emit(outcome)
 
+    @Slot(object)
     def _on_failed(self, failure: RunFailure) -> None:
         if failure.run_id != self._run_id:
             return
@@ -749,7 +767,7 @@ class MainWindow(QMainWindow):
         if isinstance(app, QApplication):
             apply_theme(app, self.theme)
         self.legend.refresh()
-        self.canvas.update()
+        self.canvas.refresh_colors()
         self.settings.setValue("theme", self.theme)
 
     def toggle_theme(self) -> None:
