@@ -1,0 +1,173 @@
+"""Benchmark of the C++ engine against the PyTorch reference (issue 3, "Fast"). Not in CI.
+
+Same checkpoint and inputs for both, 2 threads, batch 1 and 2, sequence length 256 and 1024, on
+three random checkpoints (~17M, ~100M, ~600M parameters, vocab 8192). Prints, measured in one run:
+forward time C++ vs torch (eager, f32, torch.set_num_threads(2)) with the ratio; the f32
+matrix-product peak (OpenBLAS sgemm 2048^3 on 2 threads) and the engine's achieved GFLOP/s;
+bf16/f16 vs f32; OpenBLAS vs the engine's own kernels; peak memory of a ~600M bf16 forward.
+
+    python tests/bench/bench_engine.py                 # everything (about 10-15 minutes)
+    python tests/bench/bench_engine.py --quick         # length 256 only, fewer repeats
+
+Checkpoints are written once to work_data/bench/ (about 4 GB) and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from core.checkpoint import load_checkpoint  # noqa: E402
+from core.checkpoint_writer import random_checkpoint  # noqa: E402
+from core.cpp_engine import CppEngine, _engine  # noqa: E402
+
+SHAPES = {
+    "17M": dict(n_layers=8, d_model=384, n_heads=6, mlp_hidden_size=1024),
+    "100M": dict(n_layers=12, d_model=768, n_heads=12, mlp_hidden_size=2048),
+    "600M": dict(n_layers=16, d_model=1536, n_heads=12, mlp_hidden_size=4096),
+}
+VOCAB = 8192
+THREADS = 2
+
+
+def checkpoint(name: str, dtype: str, folder: Path) -> Path:
+    path = folder / f"{name}-{dtype}"
+    if not (path / "config.json").is_file():
+        print(f"writing {path} ...", flush=True)
+        random_checkpoint(path, vocab_size=VOCAB, dtype=dtype, seed=0, **SHAPES[name])  # type: ignore[arg-type]
+    return path
+
+
+def best_of(fn: Callable[[], object], repeats: int) -> float:
+    fn()  # warm-up: page in the weights, size the buffers
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def forward_flops(cfg: object, B: int, L: int) -> float:
+    c = cfg  # ModelConfig
+    d, hd, H, K, f, V = c.d_model, c.head_dim, c.n_heads, c.n_kv_heads, c.mlp_hidden_size, c.embedding_size  # type: ignore[attr-defined]
+    per_token = c.n_layers * (2 * d * (H + 2 * K) * hd + 2 * H * hd * d + 3 * 2 * d * f) + 2 * d * V  # type: ignore[attr-defined]
+    attention = c.n_layers * 4 * B * L * L * H * hd  # type: ignore[attr-defined]
+    return float(B * L * per_token + attention)
+
+
+def sgemm_peak(repeats: int) -> float:
+    n = 2048
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(np.float32)
+    b = rng.standard_normal((n, n)).astype(np.float32)
+    t = best_of(lambda: _engine.matmul(a, b, "f32", "blas", THREADS), repeats)
+    return 2 * n**3 / t / 1e9
+
+
+def peak_memory(path: Path, L: int) -> dict[str, float]:
+    """One forward in a fresh process; VmHWM (peak resident set, file pages included)."""
+    code = f"""
+import sys, json, numpy as np
+sys.path.insert(0, {str(ROOT)!r})
+def hwm():
+    for line in open('/proc/self/status'):
+        if line.startswith('VmHWM'): return int(line.split()[1]) * 1024
+from core.checkpoint import load_checkpoint
+from core.cpp_engine import CppEngine
+base = hwm()
+ck = load_checkpoint({str(path)!r})
+e = CppEngine(ck, threads={THREADS})
+e.forward_logits(np.zeros((1, {L}), dtype=np.int64))
+print(json.dumps(dict(base=base, peak=hwm(), file=ck.file_bytes)))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="length 256 only, 1 repeat")
+    ap.add_argument("--models", default="17M,100M,600M")
+    ap.add_argument("--folder", type=Path, default=ROOT / "work_data" / "bench")
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    repeats = 1 if args.quick else args.repeats
+    lengths = (256,) if args.quick else (256, 1024)
+    models = args.models.split(",")
+
+    import torch
+
+    torch.set_num_threads(THREADS)
+    from core.torch_backend.engine import TorchEngine
+
+    print(
+        f"# C++ engine benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {THREADS} threads, "
+        f"torch {torch.__version__}, simd {_engine.simd}, "
+        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '-')}"
+    )
+    peak = sgemm_peak(max(3, repeats))
+    print(f"f32 sgemm peak (OpenBLAS, 2048^3, {THREADS} threads): {peak:.1f} GFLOP/s\n")
+
+    print("| model | B | L | torch ms | C++ ms | ratio | C++ GFLOP/s | % of peak |")
+    print("|---|---|---|---|---|---|---|---|")
+    rng = np.random.default_rng(0)
+    for name in models:
+        ck = load_checkpoint(checkpoint(name, "f32", args.folder))
+        cpp = CppEngine(ck, threads=THREADS)
+        ref = TorchEngine(ck, threads=THREADS)
+        for L in lengths:
+            for B in (1, 2):
+                ids = rng.integers(0, VOCAB, size=(B, L))
+                t_cpp = best_of(lambda: cpp.forward_logits(ids), repeats)
+                t_ref = best_of(lambda: ref.forward_logits(ids), repeats)
+                gf = forward_flops(ck.config, B, L) / t_cpp / 1e9
+                print(
+                    f"| {name} | {B} | {L} | {t_ref * 1e3:.0f} | {t_cpp * 1e3:.0f} | {t_cpp / t_ref:.2f} "
+                    f"| {gf:.1f} | {100 * gf / peak:.0f}% |",
+                    flush=True,
+                )
+        del cpp, ref
+
+    if "600M" in models:
+        print("\n| 600M, B 1 | dtype | kernel | L 64 ms | L 256 ms | vs f32 (same kernel, L 256) |")
+        print("|---|---|---|---|---|---|")
+        base: dict[str, float] = {}
+        for dtype in ("f32", "bf16", "f16"):
+            ck = load_checkpoint(checkpoint("600M", dtype, args.folder))
+            for kernel in ("blas", "own"):
+                eng = CppEngine(ck, threads=THREADS, kernel=kernel)
+                t = {
+                    L: best_of(lambda: eng.forward_logits(rng.integers(0, VOCAB, size=(1, L))), repeats)
+                    for L in (64, 256)
+                }
+                if dtype == "f32":
+                    base[kernel] = t[256]
+                print(
+                    f"| | {dtype} | {kernel} | {t[64] * 1e3:.0f} | {t[256] * 1e3:.0f} | {base[kernel] / t[256]:.2f}x |",
+                    flush=True,
+                )
+                del eng
+
+        mem = peak_memory(checkpoint("600M", "bf16", args.folder), 256)
+        print(
+            f"\npeak memory, 600M bf16, one forward B 1 L 256: {mem['peak'] / 2**20:.0f} MiB "
+            f"(interpreter before loading {mem['base'] / 2**20:.0f} MiB), file {mem['file'] / 2**20:.0f} MiB, "
+            f"peak / file = {mem['peak'] / mem['file']:.2f}, (peak - interpreter) / file = "
+            f"{(mem['peak'] - mem['base']) / mem['file']:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
