@@ -59,6 +59,10 @@ def best_of(fn: Callable[[], object], repeats: int) -> float:
     return min(times)
 
 
+def time_forward(engine: object, ids: np.ndarray, repeats: int) -> float:
+    return best_of(lambda: engine.forward_logits(ids), repeats)  # type: ignore[attr-defined]
+
+
 def forward_flops(cfg: object, B: int, L: int) -> float:
     c = cfg  # ModelConfig
     d, hd, H, K, f, V = c.d_model, c.head_dim, c.n_heads, c.n_kv_heads, c.mlp_hidden_size, c.embedding_size  # type: ignore[attr-defined]
@@ -130,15 +134,14 @@ def main() -> None:
         for L in lengths:
             for B in (1, 2):
                 ids = rng.integers(0, VOCAB, size=(B, L))
-                t_cpp = best_of(lambda: cpp.forward_logits(ids), repeats)
-                t_ref = best_of(lambda: ref.forward_logits(ids), repeats)
+                t_cpp = time_forward(cpp, ids, repeats)
+                t_ref = time_forward(ref, ids, repeats)
                 gf = forward_flops(ck.config, B, L) / t_cpp / 1e9
                 print(
                     f"| {name} | {B} | {L} | {t_ref * 1e3:.0f} | {t_cpp * 1e3:.0f} | {t_cpp / t_ref:.2f} "
                     f"| {gf:.1f} | {100 * gf / peak:.0f}% |",
                     flush=True,
                 )
-        del cpp, ref
 
     if "600M" in models:
         print("\n| 600M, B 1 | dtype | kernel | L 64 ms | L 256 ms | vs f32 (same kernel, L 256) |")
@@ -148,17 +151,13 @@ def main() -> None:
             ck = load_checkpoint(checkpoint("600M", dtype, args.folder))
             for kernel in ("blas", "own"):
                 eng = CppEngine(ck, threads=THREADS, kernel=kernel)
-                t = {
-                    L: best_of(lambda: eng.forward_logits(rng.integers(0, VOCAB, size=(1, L))), repeats)
-                    for L in (64, 256)
-                }
+                t = {L: time_forward(eng, rng.integers(0, VOCAB, size=(1, L)), repeats) for L in (64, 256)}
                 if dtype == "f32":
                     base[kernel] = t[256]
                 print(
                     f"| | {dtype} | {kernel} | {t[64] * 1e3:.0f} | {t[256] * 1e3:.0f} | {base[kernel] / t[256]:.2f}x |",
                     flush=True,
                 )
-                del eng
 
         mem = peak_memory(checkpoint("600M", "bf16", args.folder), 256)
         print(
