@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPixmap, QStaticText
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
 
 REPAINT_INTERVAL_MS = 33  # about 30 repaints per second, whatever the step rate
 
 # Confidence buckets as in the LLaDA demo: under 0.3, under 0.7, above.
 LOW, MID = 0.3, 0.7
+FADE = (0.45, 0.2)  # highlight opacity one and two steps after a reveal
 
 
 def bucket(confidence: float) -> int:
@@ -67,6 +68,10 @@ class TokenCanvas(QWidget):
         super().__init__(parent)
         self._colors: CanvasColors | None = None
         self._widths: dict[str, int] = {}  # text -> advance, for the current font
+        # Painting 100+ cells 30 times a second must stay cheap: masks are blitted from two
+        # pre-rendered pixmaps and texts are laid out once (QStaticText), not per paint.
+        self._mask_pixmaps: dict[tuple[int, int, bool], QPixmap] = {}
+        self._static: dict[str, QStaticText] = {}
         self._layout_cache: tuple[int, int, list[QRectF]] | None = None
         self.setAccessibleName("Generation canvas")
         self.setToolTip(
@@ -103,13 +108,47 @@ class TokenCanvas(QWidget):
         self.last_step = 0  # the latest step absorbed
         self.shown_step = 0  # the step drawn (== last_step while live)
         self.current_block = 0
+        self.step_blocks: dict[int, int] = {}  # step -> the block it worked on (for replay)
         self.live = False
         self._layout_cache: tuple[int, int, list[QRectF]] | None = None
         self._request_repaint(immediate=True)
 
     def refresh_colors(self) -> None:
         self._colors = None
+        self._mask_pixmaps.clear()
         self.update()
+
+    def _mask_pixmap(self, w: int, h: int, active: bool, colors: CanvasColors) -> QPixmap:
+        key = (w, h, active)
+        pm = self._mask_pixmaps.get(key)
+        if pm is None:
+            dpr = self.devicePixelRatioF()
+            pm = QPixmap(int(w * dpr), int(h * dpr))
+            pm.setDevicePixelRatio(dpr)
+            pm.fill(Qt.GlobalColor.transparent)
+            q = QPainter(pm)
+            q.setRenderHint(QPainter.RenderHint.Antialiasing)
+            style = Qt.PenStyle.SolidLine if active else Qt.PenStyle.DashLine
+            q.setPen(QPen(colors.mask_border, 1, style))
+            q.setBrush(colors.mask_fill_active if active else colors.mask_fill)
+            q.drawRoundedRect(QRectF(0.5, 0.5, w - 1, h - 1), 4, 4)
+            q.end()
+            self._mask_pixmaps[key] = pm
+        return pm
+
+    def _static_text(self, text: str) -> QStaticText:
+        st = self._static.get(text)
+        if st is None:
+            st = QStaticText(text)
+            st.setTextFormat(Qt.TextFormat.PlainText)
+            st.prepare(font=self.font())
+            self._static[text] = st
+        return st
+
+    def _draw_text(self, p: QPainter, r: QRectF, text: str) -> None:
+        st = self._static_text(text)
+        size = st.size()
+        p.drawStaticText(int(r.x() + (r.width() - size.width()) / 2), int(r.y() + (r.height() - size.height()) / 2), st)
 
     def set_message(self, message: str) -> None:
         self.message = message
@@ -126,6 +165,7 @@ class TokenCanvas(QWidget):
                 self.texts[pos] = texts[i] if i < len(texts) else ""
         self.last_step = step
         self.current_block = block
+        self.step_blocks[step] = block
         if self.live or self.shown_step == step - 1:
             self.shown_step = step
         self.events_absorbed += 1
@@ -233,8 +273,11 @@ class TokenCanvas(QWidget):
     def changeEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
         if event.type() in (event.Type.PaletteChange, event.Type.StyleChange, event.Type.ApplicationPaletteChange):
             self._colors = None
+            self._mask_pixmaps.clear()
         if event.type() == event.Type.FontChange:
             self._widths.clear()
+            self._static.clear()
+            self._mask_pixmaps.clear()
             self._layout_cache = None
         super().changeEvent(event)
 
@@ -262,7 +305,7 @@ class TokenCanvas(QWidget):
             p.end()
             return
         rects = self._layout()
-        active_block = self.current_block
+        active_block = self.step_blocks.get(self.shown_step, 0) if self.shown_step else 0
         for i, r in enumerate(rects):
             s = self.revealed_at[i]
             if s and s <= self.shown_step:
@@ -277,19 +320,24 @@ class TokenCanvas(QWidget):
                         p.setPen(QPen(colors.buckets[bucket(self.confidences[i])], 2))
                         p.drawRoundedRect(r.adjusted(1, 1, -1, -1), 4, 4)
                     continue
-                if s == self.shown_step:
+                age = self.shown_step - s
+                if age == 0:
                     p.setPen(Qt.PenStyle.NoPen)
                     p.setBrush(colors.buckets[bucket(self.confidences[i])])
                     p.drawRoundedRect(r, 4, 4)
                     p.setPen(colors.bucket_text)
                 else:
+                    if age <= len(FADE):  # the last few steps' reveals fade back to plain text
+                        c = QColor(colors.buckets[bucket(self.confidences[i])])
+                        c.setAlphaF(FADE[age - 1])
+                        p.setPen(Qt.PenStyle.NoPen)
+                        p.setBrush(c)
+                        p.drawRoundedRect(r, 4, 4)
                     p.setPen(colors.text)
-                p.drawText(r, Qt.AlignmentFlag.AlignCenter, self._cell_text(i))
+                self._draw_text(p, r, self._cell_text(i))
             else:
                 in_active = (i // self.block_length) == active_block
-                p.setPen(QPen(colors.mask_border, 1, Qt.PenStyle.DashLine if not in_active else Qt.PenStyle.SolidLine))
-                p.setBrush(colors.mask_fill_active if in_active else colors.mask_fill)
-                p.drawRoundedRect(r.adjusted(0.5, 0.5, -0.5, -0.5), 4, 4)
+                p.drawPixmap(int(r.x()), int(r.y()), self._mask_pixmap(int(r.width()), int(r.height()), in_active, colors))
         p.end()
 
 

@@ -376,3 +376,14 @@ def test_app_imports_only_public_core_modules() -> None:
                 if n.startswith("torch") or (n.startswith("core") and n not in allowed and n != "core.cli"):
                     bad.append((f.name, n))
     assert bad == []
+
+
+def test_replay_marks_the_block_of_the_shown_step(qtbot, make_window, tiny_ckpt):  # noqa: ANN001
+    win = make_window(tiny_ckpt)
+    win.chat_mode.setChecked(False)
+    outcome = _run(qtbot, win, "hello", dict(SMALL, gen_length=32, block_length=8, max_steps=16))
+    traj = outcome.result.trajectory
+    for k in (1, 5, 9, 16):
+        win.scrubber.setValue(k)
+        assert win.canvas.step_blocks[k] == traj[k - 1].block
+    win.canvas.grab()  # paints at a replayed step without error

@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=128)
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--model", default=None, help="a model folder instead of the random 17 M checkpoint")
+    ap.add_argument("--idle-baseline", type=float, default=5.0,
+                    help="seconds of the same timer with the window idle, first (the machine's own noise)")
     args = ap.parse_args(argv)
 
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
@@ -86,6 +88,26 @@ def main(argv: list[str] | None = None) -> int:
           f"{info.threads} threads; {platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}")
     print(f"run: gen_length {args.gen_length}, block_length {args.block_length}, steps {args.steps}; "
           f"timer 5 ms; target: largest gap < {TARGET_MS:.0f} ms")
+    if args.idle_baseline > 0:
+        idle: list[float] = []
+        clock0 = QElapsedTimer()
+        tick0 = QTimer()
+        tick0.setInterval(5)
+
+        def on_idle_tick() -> None:
+            idle.append(clock0.nsecsElapsed() / 1e6)
+            clock0.restart()
+
+        tick0.timeout.connect(on_idle_tick)
+        clock0.start()
+        tick0.start()
+        pause = QEventLoop()
+        QTimer.singleShot(int(args.idle_baseline * 1000), pause.quit)
+        pause.exec()
+        tick0.stop()
+        idle = idle[1:]
+        print(f"idle baseline ({args.idle_baseline:.0f} s, no generation): gap ms: max {max(idle):.1f}, "
+              f"p99 {percentile(idle, 99):.1f}, p95 {percentile(idle, 95):.1f}, median {statistics.median(idle):.1f}")
     worst_all: list[float] = []
     for run in range(args.runs):
         gaps: list[float] = []
