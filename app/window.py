@@ -308,7 +308,7 @@ class MainWindow(QMainWindow):
         self.threads_group = QActionGroup(self)
         cpu = os.cpu_count() or 1
         for n in [0] + [t for t in (1, 2, 4, 8, 16, 32) if t <= cpu] + ([cpu] if cpu not in (1, 2, 4, 8, 16, 32) else []):
-            a = QAction("Automatic" if n == 0 else str(n), self, checkable=True)
+            a = QAction(f"Automatic ({max(1, cpu - 1)}: all cores but one)" if n == 0 else str(n), self, checkable=True)
             a.setData(n)
             a.setChecked(n == (self.threads or 0))
             self.threads_group.addAction(a)
@@ -391,6 +391,14 @@ class MainWindow(QMainWindow):
                 "Use File → Open model folder… (Ctrl+O) to choose a LLaDA-format checkpoint."
             )
 
+    def engine_threads(self) -> int:
+        """The thread count asked of the engine. Automatic: every core but one, so the GUI thread
+        always has a core (tests/bench/RESULTS_gui.md: with all cores busy, a loaded machine
+        stalls the window past 50 ms; with one left free it does not)."""
+        if self.threads:
+            return self.threads
+        return max(1, (os.cpu_count() or 2) - 1)
+
     def open_model_dialog(self) -> None:
         start = str(self.settings.value("model_dir", "", type=str) or "") or str(Path.home())
         folder = QFileDialog.getExistingDirectory(self, "Open model folder", start)
@@ -402,7 +410,7 @@ class MainWindow(QMainWindow):
         if self.state in ("running", "loading"):
             return
         self._loading_path = model_dir
-        self.host.load(LoadRequest(model_dir, self.engine_kind, self.threads, explicit))
+        self.host.load(LoadRequest(model_dir, self.engine_kind, self.engine_threads(), explicit))
         self._set_state("loading")
 
     @Slot(object)
