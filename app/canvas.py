@@ -337,7 +337,8 @@ class TokenCanvas(QWidget):
                 self._draw_text(p, r, self._cell_text(i))
             else:
                 in_active = (i // self.block_length) == active_block
-                p.drawPixmap(int(r.x()), int(r.y()), self._mask_pixmap(int(r.width()), int(r.height()), in_active, colors))
+                pm = self._mask_pixmap(int(r.width()), int(r.height()), in_active, colors)
+                p.drawPixmap(int(r.x()), int(r.y()), pm)
         p.end()
 
 

@@ -209,7 +209,8 @@ class ControlsPanel(QWidget):
         self.setAccessibleName("Sampler settings")
         self.setToolTip("Sampler settings for the next generation")
 
-        self.preset = describe(QComboBox(), "Preset", "Named settings. Changing a value the preset sets switches to Custom.")
+        self.preset = describe(QComboBox(), "Preset",
+                               "Named settings. Changing a value the preset sets switches to Custom.")
         for name in PRESETS:
             self.preset.addItem(name)
             self.preset.setItemData(self.preset.count() - 1, PRESET_TIPS[name], Qt.ItemDataRole.ToolTipRole)

@@ -76,8 +76,8 @@ def self_test(argv: Sequence[str]) -> int:
     import qasync
     from PySide6.QtCore import QSettings
 
-    from .worker import model_exists
     from .window import MainWindow
+    from .worker import model_exists
 
     if not model_exists(args.model):
         from core.resources import bundled_model_dir
@@ -86,7 +86,7 @@ def self_test(argv: Sequence[str]) -> int:
         print(f"self-test FAILED: no model folder with a config.json at {where}", file=sys.stderr)
         return 2
 
-    app = _app()
+    app = _app()  # noqa: F841 - keeps the QApplication alive
     report: dict[str, object] = {}
 
     async def run() -> int:
@@ -131,7 +131,8 @@ def self_test(argv: Sequence[str]) -> int:
                 print(f"  engine:  {m.engine} on {m.device}, {m.threads} threads; loaded in {report['load_s']:.2f} s")
                 p = outcome.request.params
                 print(f"  run:     {steps} steps, {p.gen_length} tokens, {total:.2f} s "
-                      f"({p.gen_length / total if total > 0 else 0:.1f} tok/s), {win.step_updates_received} step events")
+                      f"({p.gen_length / total if total > 0 else 0:.1f} tok/s), "
+                      f"{win.step_updates_received} step events")
                 print(f"  prompt:  {outcome.request.prompt!r}")
                 print(f"  text:    {outcome.text[:200]!r}")
                 if not done.done():

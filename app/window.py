@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
 )
 
 from core.engine import cpp_engine_available
-from core.params import GenerationParams
 from core.resources import bundled_model_dir, resources_dir
 
 from . import APP_NAME, ORG_NAME, SETTINGS_APP
@@ -307,7 +306,8 @@ class MainWindow(QMainWindow):
         tm = m.addMenu("&Threads")
         self.threads_group = QActionGroup(self)
         cpu = os.cpu_count() or 1
-        for n in [0] + [t for t in (1, 2, 4, 8, 16, 32) if t <= cpu] + ([cpu] if cpu not in (1, 2, 4, 8, 16, 32) else []):
+        counts = [t for t in (1, 2, 4, 8, 16, 32) if t <= cpu]
+        for n in [0] + counts + ([cpu] if cpu not in counts else []):
             a = QAction(f"Automatic ({max(1, cpu - 1)}: all cores but one)" if n == 0 else str(n), self, checkable=True)
             a.setData(n)
             a.setChecked(n == (self.threads or 0))

@@ -38,7 +38,10 @@ def _run(qtbot, win, prompt: str, params: dict, timeout: int = 60_000):  # noqa:
 def errors(monkeypatch):  # noqa: ANN001, ANN201
     """Captures QMessageBox.warning instead of showing a modal dialog."""
     seen: list[tuple[str, str]] = []
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text, *a, **k: seen.append((title, text))))
+    def fake(parent, title, text, *a, **k):  # noqa: ANN001, ANN002, ANN003, ANN202
+        seen.append((title, text))
+
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(fake))
     return seen
 
 

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     from app.launcher import _app
     from app.window import MainWindow
 
-    app = _app()
+    app = _app()  # noqa: F841 - keeps the QApplication alive
     tmp = tempfile.TemporaryDirectory()
     model = args.model
     if model is None:
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         tick = QTimer()
         tick.setInterval(5)
 
-        def on_tick() -> None:
+        def on_tick(gaps: list[float] = gaps, clock: QElapsedTimer = clock) -> None:
             gaps.append(clock.nsecsElapsed() / 1e6)
             clock.restart()
 
