@@ -56,9 +56,9 @@ def self_test_times(exe: Path, model: str | None, runs: int, env: dict[str, str]
     return times
 
 
-def window_times(exe: Path, model: str | None, runs: int, env: dict[str, str]) -> list[float]:
+def window_times(exe: Path, model: str | None, runs: int, env: dict[str, str], platform_: str) -> list[float]:
     cmd = [str(exe)] + (["--gui", "--model", model] if model else [])
-    env = dict(env, LLADA_STUDIO_TIMING="1", LLADA_STUDIO_QUIT_ON_SHOWN="1")
+    env = dict(env, LLADA_STUDIO_TIMING="1", LLADA_STUDIO_QUIT_ON_SHOWN="1", QT_QPA_PLATFORM=platform_)
     times = []
     for _ in range(runs):
         t0 = time.time()
@@ -75,10 +75,13 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--model", default=None, help="model folder (default: the bundled one)")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--platform", default="offscreen",
+                    help="Qt platform for the window timing: offscreen, or xcb with DISPLAY set (e.g. under Xvfb)")
+    ap.add_argument("--exe", type=Path, default=None, help="the executable to time (default: the built bundle's)")
     args = ap.parse_args()
 
     bundle = args.out / "dist" / NAME
-    exe = bundle / (f"{NAME}-cli.exe" if sys.platform.startswith("win") else NAME)
+    exe = args.exe or bundle / (f"{NAME}-cli.exe" if sys.platform.startswith("win") else NAME)
     if not exe.is_file():
         raise SystemExit(f"no bundle at {bundle}: run python packaging/build.py first")
     rows = [("bundle unpacked", fmt_size(dir_size(bundle)), f"du of {bundle.relative_to(ROOT)}")]
@@ -89,10 +92,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=tmp)
         st = self_test_times(exe, args.model, args.runs, env)
-        wt = window_times(exe, args.model, args.runs, env)
+        wt = window_times(exe, args.model, args.runs, env, args.platform)
     model = args.model or "the bundled model"
-    rows.append(("--self-test wall time", stats(st), f"`{NAME} --self-test` ({model}), offscreen"))
-    rows.append(("launch -> window shown", stats(wt), f"`{NAME}` ({model}), offscreen, LLADA_STUDIO_TIMING=1"))
+    rows.append(("--self-test wall time", stats(st), f"`{exe} --self-test` ({model}), offscreen"))
+    rows.append(("launch -> window shown", stats(wt), f"`{exe.name}` ({model}), QT_QPA_PLATFORM={args.platform}, LLADA_STUDIO_TIMING=1"))
 
     print(f"Machine: {platform.platform()}, {os.cpu_count()} CPUs (shared), Python {platform.python_version()}; "
           f"{time.strftime('%Y-%m-%d %H:%M')}\n")
