@@ -46,7 +46,7 @@ IS_LINUX = sys.platform.startswith("linux")
 # What the .deb needs from the system: the libraries Qt's xcb/wayland platform plugins and
 # OpenGL/EGL load, which PyInstaller does not bundle (the graphics stack must be the system's).
 DEB_DEPENDS = [
-    "libc6 (>= 2.28)",
+    # libc6 (>= the build machine's glibc) is added by make_deb: PyInstaller bundles link against it
     "libegl1",
     "libgl1",
     "libfontconfig1",
@@ -296,6 +296,11 @@ def deb_arch() -> str:
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(arch(), arch())
 
 
+def libc_depends() -> str:
+    name, ver = platform.libc_ver()
+    return f"libc6 (>= {ver})" if name == "glibc" and ver else "libc6"
+
+
 def make_deb(bundle: Path, out: Path, ver: str, desktop: Path, icons: dict[str, Path], compression: str) -> Path:
     if shutil.which("dpkg-deb") is None:
         raise BuildError("dpkg-deb is not on PATH (apt-get install dpkg), or pass --no-deb")
@@ -332,7 +337,7 @@ def make_deb(bundle: Path, out: Path, ver: str, desktop: Path, icons: dict[str, 
         f"Package: {NAME}\nVersion: {ver}\nArchitecture: {deb_arch()}\n"
         f"Maintainer: {DISPLAY_NAME} developers <noreply@llada-studio.invalid>\n"
         f"Installed-Size: {installed_kb}\nSection: science\nPriority: optional\n"
-        f"Depends: {', '.join(DEB_DEPENDS)}\n"
+        f"Depends: {', '.join([libc_depends(), *DEB_DEPENDS])}\n"
         f"Description: {DISPLAY_NAME}: watch a masked-diffusion language model write\n"
         " Runs LLaDA-format masked-diffusion language models on the CPU (a C++ engine) and shows\n"
         " the answer emerge from a row of masks, a few tokens per step. Ships a small model.\n"
