@@ -68,14 +68,25 @@ DEB_DEPENDS = [
 # Shared libraries the bundle loads from the system -> the Debian package that has them; the
 # build warns when ldd finds one missing that no entry here covers.
 SONAME_PACKAGES = {
-    "libEGL.so.1": "libegl1", "libGL.so.1": "libgl1", "libGLX.so.0": "libgl1",
-    "libGLdispatch.so.0": "libgl1", "libOpenGL.so.0": "libgl1", "libfontconfig.so.1": "libfontconfig1",
-    "libxkbcommon.so.0": "libxkbcommon0", "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
-    "libxcb-cursor.so.0": "libxcb-cursor0", "libxcb-icccm.so.4": "libxcb-icccm4",
-    "libxcb-keysyms.so.1": "libxcb-keysyms1", "libxcb-shape.so.0": "libxcb-shape0",
-    "libxcb-randr.so.0": "libxcb-randr0", "libxcb-render-util.so.0": "libxcb-render-util0",
-    "libxcb-image.so.0": "libxcb-image0", "libxcb-xkb.so.1": "libxcb-xkb1", "libdbus-1.so.3": "libdbus-1-3",
-    "libwayland-client.so.0": "libwayland-client0", "libwayland-cursor.so.0": "libwayland-cursor0",
+    "libEGL.so.1": "libegl1",
+    "libGL.so.1": "libgl1",
+    "libGLX.so.0": "libgl1",
+    "libGLdispatch.so.0": "libgl1",
+    "libOpenGL.so.0": "libgl1",
+    "libfontconfig.so.1": "libfontconfig1",
+    "libxkbcommon.so.0": "libxkbcommon0",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libxcb-cursor.so.0": "libxcb-cursor0",
+    "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-shape.so.0": "libxcb-shape0",
+    "libxcb-randr.so.0": "libxcb-randr0",
+    "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-image.so.0": "libxcb-image0",
+    "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libdbus-1.so.3": "libdbus-1-3",
+    "libwayland-client.so.0": "libwayland-client0",
+    "libwayland-cursor.so.0": "libwayland-cursor0",
     "libwayland-egl.so.1": "libwayland-egl1",
 }
 
@@ -98,7 +109,7 @@ def version() -> str:
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     m = re.search(r'^version\s*=\s*"([^"]+)"', text, re.M)
     if not m:
-        raise BuildError("no version = \"...\" in pyproject.toml")
+        raise BuildError('no version = "..." in pyproject.toml')
     return m.group(1)
 
 
@@ -130,7 +141,11 @@ def build_engine(out: Path, native: bool, jobs: int) -> Path:
     build_dir = out / "engine-cmake"
     prefix = out / "engine"
     configure = [
-        "cmake", "-S", ROOT, "-B", build_dir,
+        "cmake",
+        "-S",
+        ROOT,
+        "-B",
+        build_dir,
         "-DCMAKE_BUILD_TYPE=Release",
         f"-DPython_EXECUTABLE={sys.executable}",
         f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
@@ -192,8 +207,24 @@ def build_bundle(out: Path, engine_dir: Path | None) -> Path:
     if engine_dir is not None:
         env["LLADA_ENGINE_DIR"] = str(engine_dir)
     dist, work = out / "dist", out / "work"
-    run([sys.executable, "-m", "PyInstaller", PACKAGING / f"{NAME}.spec", "--noconfirm", "--clean",
-         "--log-level", "WARN", "--distpath", dist, "--workpath", work], env=env, cwd=ROOT)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "PyInstaller",
+            PACKAGING / f"{NAME}.spec",
+            "--noconfirm",
+            "--clean",
+            "--log-level",
+            "WARN",
+            "--distpath",
+            dist,
+            "--workpath",
+            work,
+        ],
+        env=env,
+        cwd=ROOT,
+    )
     bundle = dist / NAME
     if IS_LINUX:
         strip_debug_info(bundle)
@@ -291,8 +322,9 @@ def make_archive(bundle: Path, out: Path, ver: str) -> Path:
 # --- 4. the .deb ------------------------------------------------------------------------------
 def deb_arch() -> str:
     if shutil.which("dpkg"):
-        return subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
+        ).stdout.strip()
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(arch(), arch())
 
 
@@ -328,7 +360,9 @@ def make_deb(bundle: Path, out: Path, ver: str, desktop: Path, icons: dict[str, 
     doc.mkdir(parents=True)
     (doc / "copyright").write_text(
         f"{DISPLAY_NAME} {ver}: MIT licence (see the project). The bundled model's licence is in "
-        f"/opt/{NAME}/_internal/resources/models/*/ (its model card).\n", encoding="utf-8")
+        f"/opt/{NAME}/_internal/resources/models/*/ (its model card).\n",
+        encoding="utf-8",
+    )
 
     debian = root / "DEBIAN"
     debian.mkdir()
@@ -345,8 +379,10 @@ def make_deb(bundle: Path, out: Path, ver: str, desktop: Path, icons: dict[str, 
     (debian / "control").write_text(control, encoding="utf-8")
     hook = (
         "#!/bin/sh\nset -e\n"
-        "if command -v update-desktop-database >/dev/null 2>&1; then update-desktop-database -q /usr/share/applications || true; fi\n"
-        "if command -v gtk-update-icon-cache >/dev/null 2>&1; then gtk-update-icon-cache -q -t /usr/share/icons/hicolor || true; fi\n"
+        "if command -v update-desktop-database >/dev/null 2>&1; then\n"
+        "  update-desktop-database -q /usr/share/applications || true\nfi\n"
+        "if command -v gtk-update-icon-cache >/dev/null 2>&1; then\n"
+        "  gtk-update-icon-cache -q -t /usr/share/icons/hicolor || true\nfi\n"
     )
     for script in ("postinst", "postrm"):
         (debian / script).write_text(hook, encoding="utf-8")
@@ -354,7 +390,7 @@ def make_deb(bundle: Path, out: Path, ver: str, desktop: Path, icons: dict[str, 
     for p in [root, *root.rglob("*")]:  # dpkg-deb wants sane modes regardless of the umask
         if p.is_symlink():
             continue
-        p.chmod((0o755 if p.is_dir() or os.access(p, os.X_OK) else 0o644))
+        p.chmod(0o755 if p.is_dir() or os.access(p, os.X_OK) else 0o644)
     (debian / "postinst").chmod(0o755)
     (debian / "postrm").chmod(0o755)
 
@@ -382,17 +418,28 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=PACKAGING / "build", help="output folder (default %(default)s)")
     ap.add_argument("--native", action="store_true", help="compile the engine for this CPU (-march=native)")
-    ap.add_argument("--engine-dir", type=Path, default=None,
-                    help="use an engine already built: a folder with core/_engine* (skips step 1)")
+    ap.add_argument(
+        "--engine-dir",
+        type=Path,
+        default=None,
+        help="use an engine already built: a folder with core/_engine* (skips step 1)",
+    )
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="compile jobs")
     ap.add_argument("--no-archive", action="store_true", help="skip the .tar.gz/.zip")
     ap.add_argument("--no-deb", action="store_true", help="skip the .deb")
-    ap.add_argument("--deb-compression", default="xz", choices=["xz", "gzip", "zstd", "none"],
-                    help="xz: smallest, slow (about 5 min on 2 busy cores); gzip: fast (default %(default)s)")
+    ap.add_argument(
+        "--deb-compression",
+        default="xz",
+        choices=["xz", "gzip", "zstd", "none"],
+        help="xz: smallest, slow (about 5 min on 2 busy cores); gzip: fast (default %(default)s)",
+    )
     ap.add_argument("--no-self-test", action="store_true", help="do not run the bundle's --self-test")
     ap.add_argument("--self-test-model", default=None, help="model folder for the self-test (default: the bundled one)")
-    ap.add_argument("--allow-no-model", action="store_true",
-                    help="build even when resources/models/ holds no model (the self-test then needs --self-test-model)")
+    ap.add_argument(
+        "--allow-no-model",
+        action="store_true",
+        help="build even when resources/models/ holds no model (the self-test then needs --self-test-model)",
+    )
     ap.add_argument("--desktop-file", type=Path, default=DESKTOP_FILE, help="desktop entry for the .deb")
     ap.add_argument("--icon-dir", type=Path, default=ICONS, help="folder with the icons for the .deb")
     args = ap.parse_args(argv)
@@ -404,8 +451,9 @@ def main(argv: list[str] | None = None) -> int:
 
     models = bundled_models()
     if not models and not args.allow_no_model:
-        raise BuildError(f"no bundled model (no {RESOURCES / 'models'}/<name>/config.json); "
-                         "add it, or pass --allow-no-model")
+        raise BuildError(
+            f"no bundled model (no {RESOURCES / 'models'}/<name>/config.json); add it, or pass --allow-no-model"
+        )
     log(f"bundled model(s): {', '.join(p.name for p in models) or 'none'}")
     want_deb = IS_LINUX and not args.no_deb
     deb_inputs = desktop_inputs(args.desktop_file, args.icon_dir) if want_deb else None  # fail early

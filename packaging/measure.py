@@ -40,7 +40,9 @@ def fmt_size(n: int) -> str:
 
 
 def stats(xs: list[float]) -> str:
-    return f"median {statistics.median(xs):.2f} s (min {min(xs):.2f}, max {max(xs):.2f}, first {xs[0]:.2f}; n={len(xs)})"
+    return (
+        f"median {statistics.median(xs):.2f} s (min {min(xs):.2f}, max {max(xs):.2f}, first {xs[0]:.2f}; n={len(xs)})"
+    )
 
 
 def self_test_times(exe: Path, model: str | None, runs: int, env: dict[str, str]) -> list[float]:
@@ -75,8 +77,11 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--model", default=None, help="model folder (default: the bundled one)")
     ap.add_argument("--out", type=Path, default=OUT)
-    ap.add_argument("--platform", default="offscreen",
-                    help="Qt platform for the window timing: offscreen, or xcb with DISPLAY set (e.g. under Xvfb)")
+    ap.add_argument(
+        "--platform",
+        default="offscreen",
+        help="Qt platform for the window timing: offscreen, or xcb with DISPLAY set (e.g. under Xvfb)",
+    )
     ap.add_argument("--exe", type=Path, default=None, help="the executable to time (default: the built bundle's)")
     args = ap.parse_args()
 
@@ -95,10 +100,18 @@ def main() -> int:
         wt = window_times(exe, args.model, args.runs, env, args.platform)
     model = args.model or "the bundled model"
     rows.append(("--self-test wall time", stats(st), f"`{exe} --self-test` ({model}), offscreen"))
-    rows.append(("launch -> window shown", stats(wt), f"`{exe.name}` ({model}), QT_QPA_PLATFORM={args.platform}, LLADA_STUDIO_TIMING=1"))
+    rows.append(
+        (
+            "launch -> window shown",
+            stats(wt),
+            f"`{exe.name}` ({model}), QT_QPA_PLATFORM={args.platform}, LLADA_STUDIO_TIMING=1",
+        )
+    )
 
-    print(f"Machine: {platform.platform()}, {os.cpu_count()} CPUs (shared), Python {platform.python_version()}; "
-          f"{time.strftime('%Y-%m-%d %H:%M')}\n")
+    print(
+        f"Machine: {platform.platform()}, {os.cpu_count()} CPUs (shared), Python {platform.python_version()}; "
+        f"{time.strftime('%Y-%m-%d %H:%M')}\n"
+    )
     print("| what | value | how |\n|---|---|---|")
     for r in rows:
         print(f"| {r[0]} | {r[1]} | {r[2]} |")

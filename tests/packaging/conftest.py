@@ -3,4 +3,6 @@ LLADA_BUILD_BUNDLE=1. CI runs `bash packaging/ci_bundle_check.sh` as a separate 
 
 
 def pytest_configure(config):  # noqa: ANN001, ANN201
-    config.addinivalue_line("markers", "packaging: builds the PyInstaller bundle and installers (slow; LLADA_BUILD_BUNDLE=1)")
+    config.addinivalue_line(
+        "markers", "packaging: builds the PyInstaller bundle and installers (slow; LLADA_BUILD_BUNDLE=1)"
+    )

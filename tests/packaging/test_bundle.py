@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.packaging,
-    pytest.mark.skipif(os.environ.get("LLADA_BUILD_BUNDLE") != "1", reason="slow: set LLADA_BUILD_BUNDLE=1 to build the bundle"),
+    pytest.mark.skipif(
+        os.environ.get("LLADA_BUILD_BUNDLE") != "1", reason="slow: set LLADA_BUILD_BUNDLE=1 to build the bundle"
+    ),
     pytest.mark.timeout(1800),
 ]
 
