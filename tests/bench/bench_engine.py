@@ -112,12 +112,43 @@ print(json.dumps(dict(base=base, peak=hwm(), file=ck.file_bytes)))
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+class _Sampler:
+    """A whole generate() run behind the forward_logits name time_pair calls."""
+
+    def __init__(self, engine: object, params: object) -> None:
+        self.engine, self.params = engine, params
+
+    def forward_logits(self, prompt: np.ndarray) -> None:
+        self.engine.generate(prompt, None, self.params)  # type: ignore[attr-defined]
+
+
+def bench_generate(models: list[str], folder: Path, repeats: int, torch_engine: type) -> None:
+    """Whole sampler runs: canvas 256 = prompt 192 + 64 generated, one block, 4 steps, B 1 and
+    B 1 with CFG (2 rows per forward). The C++ engine runs the LM head on the block's rows only."""
+    from core.params import GenerationParams
+
+    print("| model | sampler run (4 steps, L 256) | torch ms/step | C++ ms/step | ratio |")
+    print("|---|---|---|---|---|")
+    rng = np.random.default_rng(0)
+    for name in models:
+        ck = load_checkpoint(checkpoint(name, "f32", folder))
+        cpp, ref = CppEngine(ck, threads=THREADS), torch_engine(ck, threads=THREADS)
+        prompt = rng.integers(32, VOCAB, size=(1, 192))
+        for label, cfg in (("B 1", 0.0), ("B 1 + CFG", 1.0)):
+            params = GenerationParams(max_steps=4, gen_length=64, block_length=64, cfg_scale=cfg)
+
+            t_cpp, t_ref = time_pair(_Sampler(cpp, params), _Sampler(ref, params), prompt, repeats)
+            row = f"| {name} | {label} | {t_ref / 4 * 1e3:.0f} | {t_cpp / 4 * 1e3:.0f} | {t_cpp / t_ref:.2f} |"
+            print(row, flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="length 256 only, 1 repeat")
     ap.add_argument("--models", default="17M,100M,600M")
     ap.add_argument("--folder", type=Path, default=ROOT / "work_data" / "bench")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--only", choices=("all", "generate"), default="all", help="generate: the sampler table only")
     args = ap.parse_args()
     repeats = 1 if args.quick else args.repeats
     lengths = (256,) if args.quick else (256, 1024)
@@ -136,6 +167,9 @@ def main() -> None:
     peak = sgemm_peak(max(3, repeats))
     print(f"f32 sgemm peak (OpenBLAS, 2048^3, {THREADS} threads): {peak:.1f} GFLOP/s at the start\n")
 
+    if args.only == "generate":
+        bench_generate(models, args.folder, repeats, TorchEngine)
+        return
     print("| model | B | L | torch ms | C++ ms | ratio | C++ GFLOP/s | % of peak |")
     print("|---|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(0)
