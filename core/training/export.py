@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> None:
 
     summaries = {p.stem.removeprefix("summary_"): json.loads(p.read_text())
                  for p in args.run.glob("summary_*.json")}
+    if (args.run / "summaries.json").is_file():
+        summaries.update(json.loads((args.run / "summaries.json").read_text()))
     size = args.size or min(summaries, key=lambda s: summaries[s]["best"]["val_elbo"])
     raw_cfg = dict(summaries[size]["config"], max_sequence_length=args.max_len)
     cfg = ModelConfig(**raw_cfg)

@@ -33,6 +33,7 @@ SIZES = {
     "tiny": (64, 2, 4, 176),  # CPU tests of the script only
     "s384": (384, 8, 6, 1024),  # ~20.5M parameters with an 8192 vocabulary, untied
     "m512": (512, 6, 8, 1408),  # ~27.7M
+    "l12": (384, 12, 6, 1024),  # ~27.6M
 }
 EPS = 1e-3
 
@@ -159,6 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data", type=Path, default=Path("work_data/arrays"))
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--size", choices=sorted(SIZES), default="s384")
+    ap.add_argument("--init", type=Path, default=None, help="start from this checkpoint folder (same size)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seq-len", type=int, default=256)
     ap.add_argument("--short-lens", default="64,128", help="other lengths trained on (LLaDA trains a share at random lengths)")
@@ -170,6 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--warmup", type=int, default=300)
     ap.add_argument("--budget-s", type=float, default=420.0, help="wall seconds for the whole script")
     ap.add_argument("--max-steps", type=int, default=0, help="cap (0: from the budget)")
+    ap.add_argument("--val-limit", type=int, default=0, help="use only the first N validation windows (CPU tests)")
     ap.add_argument("--evals", type=int, default=30, help="validation points over the run")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None)
@@ -200,9 +203,19 @@ def main(argv: list[str] | None = None) -> None:
     val_tokens = np.load(args.data / "val_tokens.npy")
     batches = Batches(train_tokens, train_starts, bos, device, args.seed)
     windows = val_windows(val_tokens, bos, args.seq_len)
+    if args.val_limit:
+        windows = windows[: args.val_limit]
 
     model = LLaDAModel(cfg).to(device)
     init_weights(model, cfg.n_layers)
+    if args.init is not None:
+        from ..checkpoint import load_checkpoint
+
+        src = LLaDAModel.from_checkpoint(load_checkpoint(args.init), dtype=torch.float32).state_dict_for_checkpoint()
+        with torch.no_grad():
+            for name, p in model.state_dict_for_checkpoint().items():
+                p.copy_(src[name].to(device))
+        log(f"initialised from {args.init}")
     n_params = sum(p.numel() for p in model.parameters())
     log(f"config {asdict(cfg)}")
     log(f"parameters {n_params:,}; train tokens {train_tokens.size:,}; val windows {windows.shape[0]}; device {device}"
