@@ -2,4 +2,5 @@
 tokenizer, LLaDA masked-diffusion pre-training, export and evaluation.
 
 Reproduce everything with `python -m core.training.build_all --seed 0 --out work_data/`
-followed by `python -m core.training.train` (see `core/training/README.md`)."""
+then `python -m core.training.device_job` on a GPU and `python -m core.training.export`
+(the model card in resources/models/llada-studio-tiny/ gives the exact commands)."""
