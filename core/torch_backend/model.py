@@ -148,7 +148,8 @@ class LLaDAModel(nn.Module):
         cos, sin = rope_tables(total, self.config.head_dim, self.config.rope_theta, ids.device)
         cos, sin = cos[start : start + R], sin[start : start + R]
         key_mask = None
-        if attention_mask is not None and not bool(attention_mask.all()):
+        capturing = ids.is_cuda and torch.cuda.is_current_stream_capturing()  # no host syncs then
+        if attention_mask is not None and (capturing or not bool(attention_mask.all())):
             key_mask = attention_mask.bool()[:, None, None, :]  # [B, 1, 1, L] True = attend
         for i, block in enumerate(self.blocks):
             x = block(x, cos, sin, key_mask, None if cache is None else cache[i], start, store)

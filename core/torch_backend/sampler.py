@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from ..events import CancelToken, StepCallback, StepEvent
 from ..params import GenerationParams
 from ..schedule import num_transfer_tokens
+
+# On CUDA, replay the cached block steps as CUDA graphs (see cuda_graphs.py).
+USE_CUDA_GRAPHS = True
 
 # (canvas [B, L], attention mask [B, L] bool or None) -> logits [B, L, V] float32
 ModelFn = Callable[[torch.Tensor, "torch.Tensor | None"], torch.Tensor]
@@ -128,6 +132,11 @@ class _Forward:
         self.cache: list[tuple[torch.Tensor, torch.Tensor]] | None = None
         if params.cache != "none" and not hasattr(model, "forward_and_cache"):
             raise ValueError(f"cache={params.cache!r} needs a model with forward_and_cache (LLaDAModel)")
+        self.rows: Any = getattr(model, "forward_rows", None)
+        if params.cache != "none" and USE_CUDA_GRAPHS and prompt_index.is_cuda:
+            from .cuda_graphs import GraphedRows
+
+            self.rows = GraphedRows(model)
 
     def block_logits(self, x: torch.Tensor, b0: int, b1: int, first_step: bool) -> torch.Tensor:
         """Guided logits [B, b1 - b0, V] of the current block."""
@@ -140,7 +149,7 @@ class _Forward:
             logits = full[:, b0:b1]
         else:
             end = b1 if params.cache == "dual" else both.shape[1]
-            rows = self.model.forward_rows(both[:, b0:end], mask, b0, self.cache)  # type: ignore[attr-defined]
+            rows = self.rows(both[:, b0:end], mask, b0, self.cache)
             logits = rows[:, : b1 - b0]
         return combine_guidance(logits, params.cfg_scale)
 

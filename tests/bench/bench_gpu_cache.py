@@ -18,6 +18,7 @@ import torch
 
 from core.config import ModelConfig
 from core.params import GenerationParams
+from core.torch_backend import sampler
 from core.torch_backend.model import LLaDAModel
 from core.torch_backend.sampler import generate
 
@@ -67,25 +68,27 @@ def main() -> None:
     def run(params: GenerationParams):  # type: ignore[no-untyped-def]
         return generate(model, prompt, None, params, 126336, 126081, 126348)
 
-    for cache in ("none", "prefix", "dual"):
+    for name in ("none", "prefix", "dual", "dual-eager"):
+        cache = name.removesuffix("-eager")
+        sampler.USE_CUDA_GRAPHS = not name.endswith("-eager")
         params = base.with_(cache=cache)
         run(params.with_(gen_length=args.block_length, max_steps=args.block_length))  # warm-up
         torch.cuda.synchronize()
         t0 = time.perf_counter()
-        outputs[cache] = run(params)
+        outputs[name] = run(params)
         torch.cuda.synchronize()
         seconds = time.perf_counter() - t0
-        canvas, traj, _ = outputs[cache]
-        results[cache] = {
+        canvas, traj, _ = outputs[name]
+        results[name] = {
             "seconds": seconds,
             "tokens_per_s": args.gen_length / seconds,
             "forward_passes": traj[-1].forward_passes,
         }
     plain = outputs["none"][0][0, args.prompt_length :]
-    for cache in ("prefix", "dual"):
-        same = (outputs[cache][0][0, args.prompt_length :] == plain).float().mean().item()
-        results[cache]["speedup_vs_plain"] = results["none"]["seconds"] / results[cache]["seconds"]
-        results[cache]["tokens_identical_to_plain"] = same
+    for name in ("prefix", "dual", "dual-eager"):
+        same = (outputs[name][0][0, args.prompt_length :] == plain).float().mean().item()
+        results[name]["speedup_vs_plain"] = results["none"]["seconds"] / results[name]["seconds"]
+        results[name]["tokens_identical_to_plain"] = same
     results["device"] = torch.cuda.get_device_name()
     results["layers"] = args.layers
     print(json.dumps(results, indent=2))
