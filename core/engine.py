@@ -60,7 +60,14 @@ def default_engine_kind() -> str:
 
 def create_engine(ckpt: Checkpoint, kind: str = "auto", device: str = "cpu", threads: int | None = None) -> Engine:
     if kind == "auto":
-        kind = default_engine_kind()
+        # The C++ engine on the CPU when it is built and loads; else the torch reference.
+        if device == "cpu" and cpp_engine_available():
+            try:
+                return create_engine(ckpt, "cpp", device, threads)
+            except (ImportError, EngineUnavailableError):
+                if not torch_available():
+                    raise
+        kind = "torch"
     if kind == "cpp":
         if device != "cpu":
             raise EngineUnavailableError(

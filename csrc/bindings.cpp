@@ -173,6 +173,7 @@ class EngineHandle {
     else throw std::invalid_argument("unknown decoding mode '" + decoding + "'");
     p.threshold = params["threshold"].cast<double>();
     p.factor = params["factor"].cast<double>();
+    check_ids({p.mask_id, p.eos_id, p.eot_id});  // they index the logits' columns
 
     std::exception_ptr py_error;  // an exception raised by a Python callback, rethrown below
     StepCallback step_cb;

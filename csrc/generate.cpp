@@ -116,8 +116,12 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
         for (int64_t j = 0; j < n; ++j) guided[size_t(j)] = un[j] + cfg_factor * (cond[j] - un[j]);
         lg = guided.data();
       }
-      if (p.logits_eos_inf)
-        for (int64_t r = 0; r < int64_t(B) * p.block_length; ++r) lg[r * V + p.eos_id] = -std::numeric_limits<float>::infinity();
+      // The mask token is never proposed: committing it would leave the position masked and
+      // break the block's reveal count (the reference allows it; trained models give it ~0).
+      for (int64_t r = 0; r < int64_t(B) * p.block_length; ++r) {
+        lg[r * V + p.mask_id] = -std::numeric_limits<float>::infinity();
+        if (p.logits_eos_inf) lg[r * V + p.eos_id] = -std::numeric_limits<float>::infinity();
+      }
 
       // Proposals and confidences of the masked positions of this block, in parallel.
       const int64_t cells = int64_t(B) * p.block_length;

@@ -64,6 +64,11 @@ class TorchEngine:
             else torch.as_tensor(np.asarray(attention_mask, dtype=bool), device=self.device)
         )
         mask_id = self.ckpt.mask_id if params.mask_id is None else params.mask_id
+        vocab = self.ckpt.config.embedding_size
+        if not 0 <= mask_id < vocab:
+            raise ValueError(f"mask_id {mask_id} is outside the vocabulary [0, {vocab})")
+        if x.numel() and (int(x.min()) < 0 or int(x.max()) >= vocab):
+            raise ValueError(f"a prompt token id is outside the vocabulary [0, {vocab})")
         canvas, trajectory, cancelled = generate(
             self._run, x, mask, params, mask_id, self.ckpt.eos_id, self.ckpt.eot_id, on_step, cancel
         )

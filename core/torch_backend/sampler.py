@@ -201,8 +201,11 @@ def generate(
             # Only positions of the current block can be committed: work on that slice.
             block_logits = forward.block_logits(x, b0, b1, first_step=i == 0)
             forward_passes += 1
+            # The mask token is never proposed (this project's choice): committing it would leave
+            # the position masked and break the block's reveal count. Trained models give it ~0.
+            block_logits = block_logits.clone()
+            block_logits[..., mask_id] = float("-inf")
             if params.logits_eos_inf:
-                block_logits = block_logits.clone()
                 block_logits[..., eos_id] = float("-inf")
             x0 = propose(block_logits, params.temperature, generator)
             conf = confidence(block_logits, x0, params.remasking, generator)

@@ -173,7 +173,7 @@ def test_gumbel_max_follows_softmax_over_t():
 
 
 def test_generation_at_t_follows_softmax_end_to_end():
-    logits = torch.tensor([1.0, 0.2, -0.3, 0.8] + [-20.0] * (V - 4))
+    logits = torch.tensor([-20.0] * 4 + [1.0, 0.2, -0.3, 0.8] + [-20.0] * (V - 8))
 
     def fn(x):
         return logits.expand(x.shape[0], x.shape[1], V).clone()
@@ -187,8 +187,23 @@ def test_generation_at_t_follows_softmax_end_to_end():
             GenerationParams(max_steps=1, gen_length=1, block_length=1, temperature=1.3, seed=seed),
         )
         counts[int(canvas[0, 1])] += 1
-    expected = torch.softmax(logits.double() / 1.3, -1).numpy()[:4] * n
-    assert scipy_stats.chisquare(counts[:4], expected * counts[:4].sum() / expected.sum()).pvalue > 1e-3
+    expected = torch.softmax(logits.double() / 1.3, -1).numpy()[4:8] * n
+    assert scipy_stats.chisquare(counts[4:8], expected * counts[4:8].sum() / expected.sum()).pvalue > 1e-3
+
+
+def test_the_mask_token_is_never_proposed():
+    """A project choice: committing the mask token would leave the position masked."""
+
+    def fn(x):
+        out = torch.zeros(x.shape[0], x.shape[1], V)
+        out[..., MASK] = 50.0  # the mask token is by far the most likely
+        out[..., 9] = 1.0
+        return out
+
+    for temperature in (0.0, 1.0):
+        params = GenerationParams(max_steps=4, gen_length=4, block_length=4, temperature=temperature)
+        canvas, traj, _ = run(RecordingModel(fn), [[5]], params)
+        assert not (canvas == MASK).any() and sum(len(e.positions[0]) for e in traj) == 4
 
 
 def test_seed_reproducible_and_different_seeds_differ():

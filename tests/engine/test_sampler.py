@@ -261,3 +261,20 @@ def test_gil_released_during_generation(ckpt_f32: Checkpoint) -> None:
         done.set()
         t.join()
     assert at_step[-1] - at_step[0] > 1000
+
+
+def test_mask_token_is_never_proposed_by_either_engine(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The LM head's mask row is made to dominate; neither engine may commit the mask token."""
+    from core.checkpoint import load_checkpoint
+    from core.checkpoint_writer import random_checkpoint
+
+    ck = load_checkpoint(random_checkpoint(tmp_path / "mask-heavy", seed=5))
+    head = ck.tensors["model.transformer.ff_out.weight"].data  # copy-on-write map: private to us
+    head[ck.mask_id] = head[40] * 4.0
+    ids, mask = prompt(ck)
+    for temperature in (0.0, 1.0):
+        params = GenerationParams(max_steps=8, gen_length=16, block_length=8, temperature=temperature)
+        cpp = CppEngine(ck, threads=2).generate(ids, mask, params)
+        if temperature == 0.0:
+            assert_same_run(cpp, TorchEngine(ck, threads=2).generate(ids, mask, params))
+        assert all(ck.mask_id not in row for row in cpp.generated_ids)
