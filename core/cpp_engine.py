@@ -182,13 +182,8 @@ class CppEngine:
             "decoding": getattr(params, "decoding", "fixed"),
             "threshold": float(getattr(params, "threshold", 0.9)),
             "factor": float(getattr(params, "factor", 1.0)),
+            "cache": getattr(params, "cache", "none"),
         }
-        cache = getattr(params, "cache", "none")
-        if cache != "none":
-            raise ValueError(
-                f"cache={cache!r} (the approximate block KV cache) is not in the C++ engine yet: "
-                "use cache='none' or the torch engine"
-            )
         is_cancelled = None if cancel is None else (lambda: cancel.cancelled)
         canvas, cancelled, passes = self._engine.generate(ids, mask, cpp_params, deliver, is_cancelled)
         total = time.perf_counter() - start

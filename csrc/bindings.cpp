@@ -173,6 +173,11 @@ class EngineHandle {
     else throw std::invalid_argument("unknown decoding mode '" + decoding + "'");
     p.threshold = params["threshold"].cast<double>();
     p.factor = params["factor"].cast<double>();
+    const std::string cache = params.contains("cache") ? params["cache"].cast<std::string>() : "none";
+    if (cache == "none") p.cache = CacheMode::None;
+    else if (cache == "prefix") p.cache = CacheMode::Prefix;
+    else if (cache == "dual") p.cache = CacheMode::Dual;
+    else throw std::invalid_argument("unknown cache mode '" + cache + "'");
     check_ids({p.mask_id, p.eos_id, p.eot_id});  // they index the logits' columns
 
     std::exception_ptr py_error;  // an exception raised by a Python callback, rethrown below

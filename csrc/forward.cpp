@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 
@@ -62,13 +63,14 @@ void rope_tables(int L, int hd, float theta, float* cos_t, float* sin_t) {
   }
 }
 
-// x' = x*cos + rotate_half(x)*sin, rotate_half([a, b]) = [-b, a], for each head of each row.
-void apply_rope(ThreadPool& pool, float* x, int64_t T, int L, int heads, int hd, const float* cos_t,
+// x' = x*cos + rotate_half(x)*sin, rotate_half([a, b]) = [-b, a], for each head of each row;
+// row r of the T rows is position pos0 + r % R.
+void apply_rope(ThreadPool& pool, float* x, int64_t T, int64_t R, int64_t pos0, int heads, int hd, const float* cos_t,
                 const float* sin_t) {
   const int half = hd / 2;
   parallel_rows(pool, T, 32, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      const int64_t p = r % L;
+      const int64_t p = pos0 + r % R;
       const float* c = cos_t + p * hd;
       const float* s = sin_t + p * hd;
       for (int h = 0; h < heads; ++h) {
@@ -83,39 +85,43 @@ void apply_rope(ThreadPool& pool, float* x, int64_t T, int L, int heads, int hd,
   });
 }
 
-// att (T, H*hd) = softmax(q k^T / sqrt(hd), padded keys excluded) v, per (row b, head h).
-void attention(ThreadPool& pool, Kernel kernel, const ModelConfig& c, const ForwardArgs& a, Workspace& ws) {
-  const int64_t L = a.L, hd = c.head_dim, H = c.n_heads, KH = c.n_kv_heads, group = H / KH;
+// out (B*Rq, H*hd) = softmax(q k^T / sqrt(hd), padded keys excluded) v, per (sequence b, head h):
+// q (B*Rq, H*hd) query rows, k and v (B*Lk, K*hd) the keys of every position.
+void attention(ThreadPool& pool, Kernel kernel, const ModelConfig& c, int B, int64_t Rq, int64_t Lk, const float* q,
+               const float* k, const float* v, const uint8_t* key_mask, float* out, Workspace& ws) {
+  const int64_t hd = c.head_dim, H = c.n_heads, KH = c.n_kv_heads, group = H / KH;
   const int64_t ldq = H * hd, ldk = KH * hd;
-  const int64_t chunks = (L + kQueryChunk - 1) / kQueryChunk;
-  float* scores = grow(ws.scores, size_t(pool.size()) * size_t(kQueryChunk * L));
+  const int64_t chunks = (Rq + kQueryChunk - 1) / kQueryChunk;
+  float* scores = grow(ws.scores, size_t(pool.size()) * size_t(kQueryChunk * Lk));
   const float scale = 1.0f / std::sqrt(float(hd));
-  const float* q = ws.q.data();
-  const float* k = ws.k.data();
-  const float* v = ws.v.data();
-  float* out = ws.att.data();
-  pool.run(int64_t(a.B) * H * chunks, [&](int64_t task, int thread) {
+  pool.run(int64_t(B) * H * chunks, [&](int64_t task, int thread) {
     const int64_t ch = task % chunks, h = (task / chunks) % H, b = task / (chunks * H);
-    const int64_t i0 = ch * kQueryChunk, rows = std::min(L, i0 + kQueryChunk) - i0;
+    const int64_t i0 = ch * kQueryChunk, rows = std::min(Rq, i0 + kQueryChunk) - i0;
     const int64_t kv = h / group;
-    float* s = scores + size_t(thread) * size_t(kQueryChunk * L);
-    const float* qb = q + (b * L + i0) * ldq + h * hd;
-    const float* kb = k + (b * L) * ldk + kv * hd;
-    const float* vb = v + (b * L) * ldk + kv * hd;
-    gemm_nt_f32(kernel, rows, L, hd, scale, qb, ldq, kb, ldk, s, L);
-    const uint8_t* mask = a.key_mask ? a.key_mask + b * L : nullptr;
+    float* s = scores + size_t(thread) * size_t(kQueryChunk * Lk);
+    const float* qb = q + (b * Rq + i0) * ldq + h * hd;
+    const float* kb = k + (b * Lk) * ldk + kv * hd;
+    const float* vb = v + (b * Lk) * ldk + kv * hd;
+    gemm_nt_f32(kernel, rows, Lk, hd, scale, qb, ldq, kb, ldk, s, Lk);
+    const uint8_t* mask = key_mask ? key_mask + b * Lk : nullptr;
     for (int64_t i = 0; i < rows; ++i) {
-      float* sr = s + i * L;
+      float* sr = s + i * Lk;
       if (mask)
-        for (int64_t j = 0; j < L; ++j)
+        for (int64_t j = 0; j < Lk; ++j)
           if (!mask[j]) sr[j] = -std::numeric_limits<float>::infinity();
       float mx = -std::numeric_limits<float>::infinity();
-      for (int64_t j = 0; j < L; ++j) mx = std::max(mx, sr[j]);
-      const float inv = float(1.0 / exp_shift_sum(sr, L, mx));
-      for (int64_t j = 0; j < L; ++j) sr[j] *= inv;
+      for (int64_t j = 0; j < Lk; ++j) mx = std::max(mx, sr[j]);
+      const float inv = float(1.0 / exp_shift_sum(sr, Lk, mx));
+      for (int64_t j = 0; j < Lk; ++j) sr[j] *= inv;
     }
-    gemm_nn_f32(kernel, rows, hd, L, s, L, vb, ldk, out + (b * L + i0) * ldq + h * hd, ldq);
+    gemm_nn_f32(kernel, rows, hd, Lk, s, Lk, vb, ldk, out + (b * Rq + i0) * ldq + h * hd, ldq);
   });
+}
+
+// Keeps rows [from, from + n) of each of the B sequences of R rows (row width w), packed in place.
+void keep_rows(float* x, int B, int64_t R, int64_t from, int64_t n, int64_t w) {
+  for (int b = 0; b < B; ++b)
+    std::memmove(x + int64_t(b) * n * w, x + (int64_t(b) * R + from) * w, size_t(n * w) * sizeof(float));
 }
 
 }  // namespace
@@ -123,35 +129,78 @@ void attention(ThreadPool& pool, Kernel kernel, const ModelConfig& c, const Forw
 void forward(const ModelWeights& w, ThreadPool& pool, Kernel kernel, const ForwardArgs& a, Workspace& ws) {
   const ModelConfig& c = w.cfg;
   if (a.B <= 0 || a.L <= 0) throw std::invalid_argument("forward: empty batch");
-  if (a.head_from < 0 || a.head_to > a.L || a.head_from > a.head_to)
+  const bool rows_mode = a.cache_use == CacheUse::Rows;
+  const int64_t start = rows_mode ? a.row_from : 0, stop = rows_mode ? a.row_to : a.L;
+  if (start < 0 || stop > a.L || start >= stop) throw std::invalid_argument("forward: bad row range");
+  if (a.head_from < start || a.head_to > stop || a.head_from > a.head_to)
     throw std::invalid_argument("forward: bad LM-head row range");
-  const int64_t T = int64_t(a.B) * a.L, d = c.d_model, hd = c.head_dim;
+  const int64_t d = c.d_model, hd = c.head_dim;
   const int64_t hq = int64_t(c.n_heads) * hd, hk = int64_t(c.n_kv_heads) * hd, ffn = c.ffn;
-  float* x = grow(ws.x, size_t(T * d));
-  float* xn = grow(ws.xn, size_t(T * d));
-  float* q = grow(ws.q, size_t(T * hq));
-  float* k = grow(ws.k, size_t(T * hk));
-  float* v = grow(ws.v, size_t(T * hk));
-  float* att = grow(ws.att, size_t(T * hq));
-  float* gate = grow(ws.gate, size_t(T * ffn));
-  float* up = grow(ws.up, size_t(T * ffn));
+  KVCache* cache = a.cache_use == CacheUse::None ? nullptr : a.cache;
+  if (a.cache_use != CacheUse::None) {
+    if (cache == nullptr) throw std::invalid_argument("forward: no cache");
+    if (a.cache_use == CacheUse::Store) cache->resize(a.B, a.L, hk, int64_t(w.layers.size()));
+    else if (cache->B != a.B || cache->L != a.L || cache->hk != hk || cache->layers != int64_t(w.layers.size()))
+      throw std::invalid_argument("forward: the cache does not match this batch");
+  }
+  const int64_t R0 = stop - start, T0 = int64_t(a.B) * R0;
+  float* x = grow(ws.x, size_t(T0 * d));
+  float* xn = grow(ws.xn, size_t(T0 * d));
+  float* q = grow(ws.q, size_t(T0 * hq));
+  float* att = grow(ws.att, size_t(T0 * hq));
+  float* gate = grow(ws.gate, size_t(T0 * ffn));
+  float* up = grow(ws.up, size_t(T0 * ffn));
+  float* kbuf = a.cache_use == CacheUse::Store ? nullptr : grow(ws.k, size_t(T0 * hk));
+  float* vbuf = a.cache_use == CacheUse::Store ? nullptr : grow(ws.v, size_t(T0 * hk));
   float* cos_t = grow(ws.cos, size_t(a.L * hd));
   float* sin_t = grow(ws.sin, size_t(a.L * hd));
   rope_tables(a.L, int(hd), c.rope_theta, cos_t, sin_t);
 
   // Embedding: row t is wte[token t] (no scaling).
-  parallel_rows(pool, T, 64, [&](int64_t r0, int64_t r1) {
-    for (int64_t t = r0; t < r1; ++t) convert_to_f32(w.wte.data, w.wte.dtype, a.tokens[t] * d, d, x + t * d);
+  parallel_rows(pool, T0, 64, [&](int64_t r0, int64_t r1) {
+    for (int64_t t = r0; t < r1; ++t) {
+      const int64_t tok = a.tokens[(t / R0) * a.L + start + t % R0];
+      convert_to_f32(w.wte.data, w.wte.dtype, tok * d, d, x + t * d);
+    }
   });
 
-  for (const LayerWeights& l : w.layers) {
+  // Rows computed in the current layer: R per sequence from position pos0. In the last layer only
+  // the LM head's rows go on after the keys and values (exact: the rest is row-wise).
+  int64_t R = R0, pos0 = start;
+  const int64_t n_layers = int64_t(w.layers.size());
+  for (int64_t li = 0; li < n_layers; ++li) {
+    const LayerWeights& l = w.layers[size_t(li)];
+    int64_t T = int64_t(a.B) * R;
     rmsnorm_rows(pool, x, T, d, l.attn_norm, c.rms_eps, xn);
-    matmul_wt(pool, kernel, T, hq, d, xn, d, l.wq.data, l.wq.dtype, d, q, hq, false);
+    float* k = a.cache_use == CacheUse::Store ? cache->k(li) : kbuf;
+    float* v = a.cache_use == CacheUse::Store ? cache->v(li) : vbuf;
     matmul_wt(pool, kernel, T, hk, d, xn, d, l.wk.data, l.wk.dtype, d, k, hk, false);
     matmul_wt(pool, kernel, T, hk, d, xn, d, l.wv.data, l.wv.dtype, d, v, hk, false);
-    apply_rope(pool, q, T, a.L, c.n_heads, int(hd), cos_t, sin_t);
-    apply_rope(pool, k, T, a.L, c.n_kv_heads, int(hd), cos_t, sin_t);
-    attention(pool, kernel, c, a, ws);
+    apply_rope(pool, k, T, R, pos0, c.n_kv_heads, int(hd), cos_t, sin_t);
+    if (rows_mode) {  // the recomputed rows' keys and values go over the cache's
+      for (int b = 0; b < a.B; ++b) {
+        std::copy(k + int64_t(b) * R * hk, k + int64_t(b + 1) * R * hk, cache->k(li) + (int64_t(b) * a.L + start) * hk);
+        std::copy(v + int64_t(b) * R * hk, v + int64_t(b + 1) * R * hk, cache->v(li) + (int64_t(b) * a.L + start) * hk);
+      }
+      k = cache->k(li);
+      v = cache->v(li);
+    }
+    const float* keys = k;
+    const float* vals = v;
+    if (li == n_layers - 1) {  // last layer: keep only the LM head's rows
+      const int64_t Rh = a.head_to - a.head_from;
+      if (Rh == 0) return;
+      if (Rh < R) {
+        keep_rows(x, a.B, R, a.head_from - pos0, Rh, d);
+        keep_rows(xn, a.B, R, a.head_from - pos0, Rh, d);
+        R = Rh;
+        pos0 = a.head_from;
+        T = int64_t(a.B) * R;
+      }
+    }
+    matmul_wt(pool, kernel, T, hq, d, xn, d, l.wq.data, l.wq.dtype, d, q, hq, false);
+    apply_rope(pool, q, T, R, pos0, c.n_heads, int(hd), cos_t, sin_t);
+    attention(pool, kernel, c, a.B, R, a.L, q, keys, vals, a.key_mask, att, ws);
     matmul_wt(pool, kernel, T, d, hq, att, hq, l.wo.data, l.wo.dtype, hq, x, d, true);  // x += attn_out(att)
 
     rmsnorm_rows(pool, x, T, d, l.ff_norm, c.rms_eps, xn);
@@ -161,15 +210,14 @@ void forward(const ModelWeights& w, ThreadPool& pool, Kernel kernel, const Forwa
     matmul_wt(pool, kernel, T, d, ffn, gate, ffn, l.w_down.data, l.w_down.dtype, ffn, x, d, true);  // x += ff_out(.)
   }
 
-  // Final norm and LM head, only on the rows asked for.
-  const int64_t R = a.head_to - a.head_from;
-  if (R == 0) return;
-  float* hin = grow(ws.head_in, size_t(int64_t(a.B) * R * d));
-  for (int b = 0; b < a.B; ++b)
-    std::copy(x + (int64_t(b) * a.L + a.head_from) * d, x + (int64_t(b) * a.L + a.head_to) * d, xn + int64_t(b) * R * d);
-  rmsnorm_rows(pool, xn, int64_t(a.B) * R, d, w.ln_f, c.rms_eps, hin);
-  matmul_wt(pool, kernel, int64_t(a.B) * R, c.vocab, d, hin, d, w.lm_head.data, w.lm_head.dtype, d, a.logits, c.vocab,
-            false);
+  // Final norm and LM head, only on the rows asked for (x holds exactly those now).
+  const int64_t Rh = a.head_to - a.head_from;
+  if (Rh == 0) return;
+  if (Rh < R) keep_rows(x, a.B, R, a.head_from - pos0, Rh, d);  // no layers: not reached in practice
+  float* hin = grow(ws.head_in, size_t(int64_t(a.B) * Rh * d));
+  rmsnorm_rows(pool, x, int64_t(a.B) * Rh, d, w.ln_f, c.rms_eps, hin);
+  matmul_wt(pool, kernel, int64_t(a.B) * Rh, c.vocab, d, hin, d, w.lm_head.data, w.lm_head.dtype, d, a.logits,
+            c.vocab, false);
 }
 
 }  // namespace llada

@@ -72,6 +72,7 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
   std::vector<float> guided(cfg ? size_t(B) * p.block_length * V : 0);
   std::vector<Proposal> prop(size_t(B) * p.block_length);
   Workspace ws;
+  KVCache kv;
   const float cfg_factor = float(p.cfg_scale + 1.0);
 
   int step = 0;
@@ -106,6 +107,12 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
       fa.head_from = b0;  // only the current block's positions are ever sampled
       fa.head_to = b1;
       fa.logits = logits.data();
+      if (p.cache != CacheMode::None) {
+        fa.cache = &kv;
+        fa.cache_use = i == 0 ? CacheUse::Store : CacheUse::Rows;
+        fa.row_from = b0;
+        fa.row_to = p.cache == CacheMode::Dual ? b1 : L;
+      }
       forward(w, pool, kernel, fa, ws);
       ++res.forward_passes;
       float* lg = logits.data();

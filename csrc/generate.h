@@ -15,6 +15,11 @@ namespace llada {
 // decoding (a block takes as many steps as it needs; ALGORITHM.md section 4).
 enum class Decoding { Fixed = 0, Threshold = 1, Factor = 2 };
 
+// Block KV cache (Fast-dLLM, ALGORITHM.md section 4): none = a full pass every step; prefix and
+// dual = a full pass storing keys and values at the first step of each block, then later steps
+// recompute rows [block start, L) (prefix) or the block's rows only (dual).
+enum class CacheMode { None = 0, Prefix = 1, Dual = 2 };
+
 struct GenerateParams {
   int steps = 128;         // total steps over all blocks (max_steps)
   int gen_length = 128;    // masked positions appended to the prompt
@@ -31,6 +36,7 @@ struct GenerateParams {
   Decoding decoding = Decoding::Fixed;
   double threshold = 0.9;  // Threshold: commit every masked in-block position this confident
   double factor = 1.0;     // Factor: commit the n-th most confident while conf >= 1 - factor/(n+1)
+  CacheMode cache = CacheMode::None;
 };
 
 // What one step did, per batch row; positions relative to the start of the generated region.

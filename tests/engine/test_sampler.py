@@ -83,12 +83,73 @@ def test_eos_options_match_reference(ckpt_eos: Checkpoint, eos: dict) -> None:  
         assert ckpt_eos.eos_id in flat or ckpt_eos.eot_id in flat  # the fixture makes them likely
 
 
-def test_kv_cache_is_refused_clearly(ckpt_f32: Checkpoint) -> None:
+def torch_cached_run(ck: Checkpoint, ids: np.ndarray, mask: np.ndarray | None, params: GenerationParams):  # type: ignore[no-untyped-def]
+    """The torch sampler on the LLaDAModel itself (it has forward_and_cache / forward_rows;
+    TorchEngine.generate hands the sampler a plain function, which has no cache)."""
+    from types import SimpleNamespace
+
+    from core.torch_backend import sampler
+
+    model = TorchEngine(ck, threads=2).model
+    x = torch.as_tensor(ids)
+    m = None if mask is None else torch.as_tensor(mask)
+    canvas, trajectory, _ = sampler.generate(model, x, m, params, ck.mask_id, ck.eos_id, ck.eot_id)
+    P = ids.shape[1]
+    return SimpleNamespace(generated_ids=tuple(tuple(r) for r in canvas[:, P:].tolist()), trajectory=trajectory)
+
+
+CACHE_CASES = {
+    "several_blocks": dict(max_steps=8, gen_length=16, block_length=4),
+    "cfg": dict(max_steps=8, gen_length=16, block_length=8, cfg_scale=1.5),
+    "threshold": dict(max_steps=3, gen_length=24, block_length=8, decoding="threshold", threshold=0.15),
+    "factor_cfg": dict(max_steps=2, gen_length=16, block_length=8, decoding="factor", factor=1.7, cfg_scale=1.0),
+    "margin_uneven": dict(max_steps=6, gen_length=10, block_length=5, remasking="margin"),
+}
+
+
+@pytest.mark.parametrize("cache", ["prefix", "dual"])
+@pytest.mark.parametrize("case", list(CACHE_CASES))
+def test_kv_cache_matches_reference(ckpt_f32: Checkpoint, case: str, cache: str) -> None:
+    """The block KV cache (ALGORITHM.md section 4) with the torch backend's semantics: identical
+    tokens, events and forward-pass counts at T = 0, left-padded batch with attention mask."""
     ids, mask = prompt(ckpt_f32)
-    with pytest.raises(ValueError, match="cache"):
-        CppEngine(ckpt_f32).generate(
-            ids, mask, GenerationParams(max_steps=4, gen_length=4, block_length=4, cache="prefix")
-        )
+    params = GenerationParams(cache=cache, **CACHE_CASES[case])  # type: ignore[arg-type]
+    cpp = CppEngine(ckpt_f32, threads=2).generate(ids, mask, params)
+    assert_same_run(cpp, torch_cached_run(ckpt_f32, ids, mask, params))
+
+
+def test_kv_cache_is_approximate_and_saves_work(ckpt_f32: Checkpoint) -> None:
+    """The cached runs differ from the plain one somewhere (the cache is stale by design) on a
+    long enough run, yet count the same forward passes at a fixed schedule."""
+    ids, mask = prompt(ckpt_f32)
+    base = GenerationParams(max_steps=16, gen_length=32, block_length=8)
+    engine = CppEngine(ckpt_f32, threads=2)
+    plain = engine.generate(ids, mask, base)
+    runs = {c: engine.generate(ids, mask, base.with_(cache=c)) for c in ("prefix", "dual")}
+    for run in runs.values():
+        assert run.timings["forward_passes"] == plain.timings["forward_passes"] == 16
+        assert all(len(r) == 32 for r in run.generated_ids)
+    assert any(run.generated_ids != plain.generated_ids for run in runs.values())
+
+
+def test_kv_cache_bf16_matches_upcast_reference(ckpt_bf16: Checkpoint) -> None:
+    ids, mask = prompt(ckpt_bf16)
+    params = GenerationParams(max_steps=8, gen_length=16, block_length=4, cache="dual", cfg_scale=0.5)
+    cpp = CppEngine(ckpt_bf16, threads=2).generate(ids, mask, params)
+    assert_same_run(cpp, torch_cached_run(ckpt_bf16, ids, mask, params))
+
+
+def test_unknown_cache_mode_is_refused(ckpt_f32: Checkpoint) -> None:
+    ids, mask = prompt(ckpt_f32)
+    engine = CppEngine(ckpt_f32)
+    params = {
+        "steps": 4, "gen_length": 4, "block_length": 4, "temperature": 0.0, "cfg_scale": 0.0,
+        "remasking": "low_confidence", "mask_id": ckpt_f32.mask_id, "eos_id": 1, "eot_id": 2,
+        "logits_eos_inf": False, "confidence_eos_eot_inf": False, "seed": 0, "decoding": "fixed",
+        "threshold": 0.9, "factor": 1.0, "cache": "triple",
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="cache mode"):
+        engine._engine.generate(ids, mask, params)
 
 
 def test_cfg_without_attention_mask(ckpt_f32: Checkpoint) -> None:
