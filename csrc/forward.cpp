@@ -174,8 +174,13 @@ void forward(const ModelWeights& w, ThreadPool& pool, Kernel kernel, const Forwa
     rmsnorm_rows(pool, x, T, d, l.attn_norm, c.rms_eps, xn);
     float* k = a.cache_use == CacheUse::Store ? cache->k(li) : kbuf;
     float* v = a.cache_use == CacheUse::Store ? cache->v(li) : vbuf;
-    matmul_wt(pool, kernel, T, hk, d, xn, d, l.wk.data, l.wk.dtype, d, k, hk, false);
-    matmul_wt(pool, kernel, T, hk, d, xn, d, l.wv.data, l.wv.dtype, d, v, hk, false);
+    // q, k and v in one parallel loop; in the last layer q waits for the row restriction below.
+    const bool last = li == n_layers - 1;
+    const bool q_later = last && a.head_to - a.head_from < R;
+    const MatmulOut qkv[3] = {{l.wk.data, l.wk.dtype, hk, d, k, hk},
+                              {l.wv.data, l.wv.dtype, hk, d, v, hk},
+                              {l.wq.data, l.wq.dtype, hq, d, q, hq}};
+    matmul_wt_multi(pool, kernel, T, d, xn, d, qkv, q_later ? 2 : 3, false);
     apply_rope(pool, k, T, R, pos0, c.n_kv_heads, int(hd), cos_t, sin_t);
     if (rows_mode) {  // the recomputed rows' keys and values go over the cache's
       for (int b = 0; b < a.B; ++b) {
@@ -187,25 +192,24 @@ void forward(const ModelWeights& w, ThreadPool& pool, Kernel kernel, const Forwa
     }
     const float* keys = k;
     const float* vals = v;
-    if (li == n_layers - 1) {  // last layer: keep only the LM head's rows
+    if (q_later) {  // last layer: keep only the LM head's rows
       const int64_t Rh = a.head_to - a.head_from;
       if (Rh == 0) return;
-      if (Rh < R) {
-        keep_rows(x, a.B, R, a.head_from - pos0, Rh, d);
-        keep_rows(xn, a.B, R, a.head_from - pos0, Rh, d);
-        R = Rh;
-        pos0 = a.head_from;
-        T = int64_t(a.B) * R;
-      }
+      keep_rows(x, a.B, R, a.head_from - pos0, Rh, d);
+      keep_rows(xn, a.B, R, a.head_from - pos0, Rh, d);
+      R = Rh;
+      pos0 = a.head_from;
+      T = int64_t(a.B) * R;
+      matmul_wt(pool, kernel, T, hq, d, xn, d, l.wq.data, l.wq.dtype, d, q, hq, false);
     }
-    matmul_wt(pool, kernel, T, hq, d, xn, d, l.wq.data, l.wq.dtype, d, q, hq, false);
     apply_rope(pool, q, T, R, pos0, c.n_heads, int(hd), cos_t, sin_t);
     attention(pool, kernel, c, a.B, R, a.L, q, keys, vals, a.key_mask, att, ws);
     matmul_wt(pool, kernel, T, d, hq, att, hq, l.wo.data, l.wo.dtype, hq, x, d, true);  // x += attn_out(att)
 
     rmsnorm_rows(pool, x, T, d, l.ff_norm, c.rms_eps, xn);
-    matmul_wt(pool, kernel, T, ffn, d, xn, d, l.w_gate.data, l.w_gate.dtype, d, gate, ffn, false);
-    matmul_wt(pool, kernel, T, ffn, d, xn, d, l.w_up.data, l.w_up.dtype, d, up, ffn, false);
+    const MatmulOut gate_up[2] = {{l.w_gate.data, l.w_gate.dtype, ffn, d, gate, ffn},
+                                  {l.w_up.data, l.w_up.dtype, ffn, d, up, ffn}};
+    matmul_wt_multi(pool, kernel, T, d, xn, d, gate_up, 2, false);
     parallel_rows(pool, T, 16, [&](int64_t r0, int64_t r1) { silu_mul(gate + r0 * ffn, up + r0 * ffn, (r1 - r0) * ffn); });
     matmul_wt(pool, kernel, T, d, ffn, gate, ffn, l.w_down.data, l.w_down.dtype, ffn, x, d, true);  // x += ff_out(.)
   }

@@ -116,46 +116,67 @@ float* scratch(size_t n, int which) {
 // ---------------------------------------------------------------------------------------------
 void matmul_wt(ThreadPool& pool, Kernel kernel, int64_t M, int64_t N, int64_t K, const float* X, int64_t ldx,
                const void* W, DType wdt, int64_t ldw, float* Y, int64_t ldy, bool accumulate) {
-  if (M <= 0 || N <= 0) return;
+  const MatmulOut out{W, wdt, N, ldw, Y, ldy};
+  matmul_wt_multi(pool, kernel, M, K, X, ldx, &out, 1, accumulate);
+}
+
+void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, const float* X, int64_t ldx,
+                     const MatmulOut* outs, int n_outs, bool accumulate) {
+  if (M <= 0 || n_outs <= 0) return;
   kernel = resolve_kernel(kernel);
   const int threads = pool.size();
-  const int64_t es = dtype_size(wdt);
+  int64_t N_total = 0;
+  for (int o = 0; o < n_outs; ++o) N_total += outs[o].N;
+  if (N_total <= 0) return;
   // Tasks: panels of W rows (so each weight byte is read once per call) and, when there are too
-  // few panels to keep every thread busy, blocks of X rows.
+  // few panels to keep every thread busy, blocks of X rows. One panel width for all outputs.
+  const DType wdt = outs[0].wdt;
   int64_t nb;
   if (kernel == Kernel::Blas && wdt != DType::F32) {
     nb = std::max<int64_t>(16, std::min<int64_t>(256, (int64_t(1) << 20) / std::max<int64_t>(K, 1)));  // <= 4 MB
   } else {
     nb = 256;
   }
-  nb = std::min(nb, std::max<int64_t>(16, ((N + 2 * threads - 1) / (2 * threads) + 15) / 16 * 16));
-  const int64_t n_panels = (N + nb - 1) / nb;
+  nb = std::min(nb, std::max<int64_t>(16, ((N_total + 2 * threads - 1) / (2 * threads) + 15) / 16 * 16));
+  struct Panel {
+    int o;
+    int64_t n0, n1;
+  };
+  thread_local std::vector<Panel> panels;  // the caller's thread only: workers never touch it
+  panels.clear();
+  for (int o = 0; o < n_outs; ++o)
+    for (int64_t n0 = 0; n0 < outs[o].N; n0 += nb) panels.push_back({o, n0, std::min(outs[o].N, n0 + nb)});
+  const int64_t n_panels = int64_t(panels.size());
   int64_t m_blocks = 1;
   if (n_panels < 2 * threads) m_blocks = std::min<int64_t>((2 * threads + n_panels - 1) / n_panels, std::max<int64_t>(1, M / 32));
   const int64_t mb = (M + m_blocks - 1) / m_blocks;
+  const Panel* pl = panels.data();
 
   pool.run(n_panels * m_blocks, [&](int64_t task, int) {
-    const int64_t n0 = (task % n_panels) * nb, n1 = std::min(N, n0 + nb);
+    const Panel& pn = pl[task % n_panels];
+    const MatmulOut& out = outs[pn.o];
+    const int64_t n0 = pn.n0, n1 = pn.n1;
     const int64_t m0 = (task / n_panels) * mb, m1 = std::min(M, m0 + mb);
     if (m0 >= m1) return;
-    const char* wp = static_cast<const char*>(W) + n0 * ldw * es;
+    const int64_t es = dtype_size(out.wdt);
+    const char* wp = static_cast<const char*>(out.W) + n0 * out.ldw * es;
     if (kernel == Kernel::Own) {
-      own_tile_any(wdt, m0, m1, n0, n1, K, X, ldx, W, ldw, Y, ldy, accumulate);
+      own_tile_any(out.wdt, m0, m1, n0, n1, K, X, ldx, out.W, out.ldw, out.Y, out.ldy, accumulate);
       return;
     }
     const float* panel;
     int64_t ldp;
-    if (wdt == DType::F32) {
+    if (out.wdt == DType::F32) {
       panel = reinterpret_cast<const float*>(wp);
-      ldp = ldw;
+      ldp = out.ldw;
     } else {  // convert this panel of weight rows to f32 (small, thread-local, reused)
       float* buf = scratch(size_t((n1 - n0) * K), 0);
-      for (int64_t r = 0; r < n1 - n0; ++r) convert_to_f32(W, wdt, (n0 + r) * ldw, K, buf + r * K);
+      for (int64_t r = 0; r < n1 - n0; ++r) convert_to_f32(out.W, out.wdt, (n0 + r) * out.ldw, K, buf + r * K);
       panel = buf;
       ldp = K;
     }
     blas::sgemm(true, int(m1 - m0), int(n1 - n0), int(K), 1.0f, X + m0 * ldx, int(ldx), panel, int(ldp),
-                accumulate ? 1.0f : 0.0f, Y + m0 * ldy + n0, int(ldy));
+                accumulate ? 1.0f : 0.0f, out.Y + m0 * out.ldy + n0, int(out.ldy));
   });
 }
 

@@ -21,6 +21,19 @@ Kernel resolve_kernel(Kernel k);
 void matmul_wt(ThreadPool& pool, Kernel kernel, int64_t M, int64_t N, int64_t K, const float* X, int64_t ldx,
                const void* W, DType wdt, int64_t ldw, float* Y, int64_t ldy, bool accumulate);
 
+// Several products with the same X (q/k/v, gate/up) in one parallel loop: the panels of all the
+// Ws are handed out together, one pool wake-up and one join instead of one per product.
+struct MatmulOut {
+  const void* W;
+  DType wdt;
+  int64_t N;
+  int64_t ldw;
+  float* Y;
+  int64_t ldy;
+};
+void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, const float* X, int64_t ldx,
+                     const MatmulOut* outs, int n_outs, bool accumulate);
+
 // Single-threaded f32 products for use inside a parallel task (attention):
 // Y[M,N] = alpha * X[M,K] · B[N,K]^T
 void gemm_nt_f32(Kernel kernel, int64_t M, int64_t N, int64_t K, float alpha, const float* X, int64_t ldx,

@@ -2,6 +2,13 @@
 
 #include <algorithm>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define LLADA_PAUSE() _mm_pause()
+#else
+#define LLADA_PAUSE() ((void)0)
+#endif
+
 namespace llada {
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
@@ -31,19 +38,24 @@ void ThreadPool::drain(int thread) {
   }
 }
 
+namespace {
+constexpr int kSpin = 4000;  // pause iterations before sleeping (about 20-100 microseconds)
+}
+
 void ThreadPool::worker(int index) {
   uint64_t seen = 0;
   for (;;) {
+    for (int i = 0; i < kSpin && generation_.load(std::memory_order_acquire) == seen; ++i) LLADA_PAUSE();
     {
       std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      wake_.wait(lock, [&] { return stop_ || generation_.load(std::memory_order_relaxed) != seen; });
       if (stop_) return;
-      seen = generation_;
+      seen = generation_.load(std::memory_order_relaxed);
     }
     drain(index);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (--busy_ == 0) done_cv_.notify_one();
+    if (busy_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lock(mu_);  // the caller checks busy_ under mu_ before sleeping
+      done_cv_.notify_one();
     }
   }
 }
@@ -61,15 +73,16 @@ void ThreadPool::run(int64_t n_tasks, const std::function<void(int64_t, int)>& f
     n_tasks_ = n_tasks;
     next_.store(0, std::memory_order_relaxed);
     error_ = nullptr;
-    busy_ = int(workers_.size());
-    ++generation_;
+    busy_.store(int(workers_.size()), std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   drain(0);
+  for (int i = 0; i < kSpin && busy_.load(std::memory_order_acquire) != 0; ++i) LLADA_PAUSE();
   std::exception_ptr error;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    done_cv_.wait(lock, [&] { return busy_ == 0; });
+    done_cv_.wait(lock, [&] { return busy_.load(std::memory_order_acquire) == 0; });
     fn_ = nullptr;
     error = error_;
     error_ = nullptr;
