@@ -142,6 +142,52 @@ class EngineHandle {
     return out;
   }
 
+  // The block KV cache at the forward level (tests): a full pass over `first` storing keys and
+  // values, then rows [row_from, row_to) of `ids` recomputed against the cache (the other rows'
+  // tokens of `ids` are not read). -> (logits of `first` [B, L, V], logits of the rows [B, R, V])
+  py::tuple forward_cached(const py::object& first_obj, const py::object& ids_obj, const py::object& mask_obj,
+                           int row_from, int row_to) {
+    auto first = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(first_obj);
+    auto ids = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(ids_obj);
+    if (!first || !ids || first.ndim() != 2 || ids.ndim() != 2 || first.shape(0) != ids.shape(0) ||
+        first.shape(1) != ids.shape(1))
+      throw std::invalid_argument("first and input_ids must be 2-D integer arrays of one shape [B, L]");
+    const ssize_t B = ids.shape(0), L = ids.shape(1);
+    if (B == 0 || L == 0) throw std::invalid_argument("input_ids must not be empty");
+    if (row_from < 0 || row_to > L || row_from >= row_to) throw std::invalid_argument("bad row range");
+    std::vector<int64_t> t0(first.data(), first.data() + B * L), t1(ids.data(), ids.data() + B * L);
+    check_ids(t0);
+    check_ids(t1);
+    std::vector<uint8_t> mask = mask_of(mask_obj, B, L);
+    const ssize_t R = row_to - row_from;
+    py::array_t<float> full({B, L, ssize_t(w_.cfg.vocab)}), rows({B, R, ssize_t(w_.cfg.vocab)});
+    float* full_p = full.mutable_data();
+    float* rows_p = rows.mutable_data();
+    {
+      py::gil_scoped_release nogil;
+      std::lock_guard<std::mutex> lock(mu_);
+      KVCache cache;
+      ForwardArgs a;
+      a.tokens = t0.data();
+      a.key_mask = mask.empty() ? nullptr : mask.data();
+      a.B = int(B);
+      a.L = int(L);
+      a.head_from = 0;
+      a.head_to = int(L);
+      a.logits = full_p;
+      a.cache_use = CacheUse::Store;
+      a.cache = &cache;
+      forward(w_, *pool_, kernel_, a, ws_);
+      a.tokens = t1.data();
+      a.head_from = a.row_from = row_from;
+      a.head_to = a.row_to = row_to;
+      a.logits = rows_p;
+      a.cache_use = CacheUse::Rows;
+      forward(w_, *pool_, kernel_, a, ws_);
+    }
+    return py::make_tuple(full, rows);
+  }
+
   // -> (canvas [B, P + gen_length] int64, cancelled, forward_passes)
   py::tuple generate(const py::object& prompt_obj, const py::object& mask_obj, const py::dict& params,
                      const py::object& on_step, const py::object& is_cancelled) {
@@ -281,6 +327,8 @@ PYBIND11_MODULE(_engine, m) {
       .def_property_readonly("threads", &EngineHandle::threads)
       .def_property("kernel", &EngineHandle::kernel, &EngineHandle::set_kernel)
       .def("forward_logits", &EngineHandle::forward_logits, py::arg("input_ids"), py::arg("attention_mask") = py::none())
+      .def("forward_cached", &EngineHandle::forward_cached, py::arg("first"), py::arg("input_ids"),
+           py::arg("attention_mask"), py::arg("row_from"), py::arg("row_to"))
       .def("generate", &EngineHandle::generate, py::arg("prompt_ids"), py::arg("attention_mask"), py::arg("params"),
            py::arg("on_step") = py::none(), py::arg("is_cancelled") = py::none());
 }
