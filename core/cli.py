@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from .engine import ENGINE_KINDS
 from .errors import CheckpointError, EngineUnavailableError
 from .events import StepEvent
-from .params import CACHE_MODES, DECODING_MODES, REMASKING_MODES, GenerationParams
+from .params import CACHE_MODES, DECODING_MODES, REMASKING_MODES, GenerationParams, recommended_params
 from .session import Session
 
 MASK_GLYPH = "░"
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="generate text from a prompt")
     gen.add_argument("prompt", nargs="?", default=None, help="prompt text (omit with --prompt-ids)")
     gen.add_argument("--model", help="checkpoint folder (default: the bundled model)")
-    defaults = GenerationParams()
+    defaults = recommended_params()
     gen.add_argument("--steps", type=int, default=defaults.max_steps, help="sampling steps (default %(default)s)")
     gen.add_argument(
         "--gen-length", type=int, default=defaults.gen_length, help="tokens to generate (default %(default)s)"

@@ -24,6 +24,13 @@ DECODING_MODES: tuple[str, ...] = ("fixed", "threshold", "factor")
 CACHE_MODES: tuple[str, ...] = ("none", "prefix", "dual")
 
 
+def recommended_params() -> GenerationParams:
+    """The command line's and the app's starting point: the bundled model's tested settings
+    (resources/models/*/MODEL_CARD.md). Short blocks at temperature 1.0 keep confidence-ordered
+    decoding out of loops. The seed API keeps the seed's own defaults (GenerationParams())."""
+    return GenerationParams(max_steps=128, gen_length=128, block_length=8, temperature=1.0)
+
+
 def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
