@@ -8,6 +8,7 @@ bf16/f16 vs f32; OpenBLAS vs the engine's own kernels; peak memory of a ~600M bf
 
     python tests/bench/bench_engine.py                 # everything (about 10-15 minutes)
     python tests/bench/bench_engine.py --quick         # length 256 only, fewer repeats
+    python tests/bench/bench_engine.py --only cache --models 17M   # block KV cache steps
 
 Checkpoints are written once to work_data/bench/ (about 4 GB) and reused.
 """
@@ -142,13 +143,58 @@ def bench_generate(models: list[str], folder: Path, repeats: int, torch_engine: 
             print(row, flush=True)
 
 
+class _TorchCached:
+    """The torch sampler run on the LLaDAModel itself (TorchEngine.generate hands the sampler a
+    plain function, which has no forward_and_cache: no cache through it)."""
+
+    def __init__(self, engine: object, params: object) -> None:
+        self.engine, self.params = engine, params
+
+    def forward_logits(self, prompt: np.ndarray) -> None:
+        import torch
+
+        from core.torch_backend import sampler
+
+        ck = self.engine.ckpt  # type: ignore[attr-defined]
+        with torch.no_grad():
+            sampler.generate(
+                self.engine.model, torch.as_tensor(prompt), None, self.params, ck.mask_id, ck.eos_id, ck.eot_id  # type: ignore[attr-defined]
+            )
+
+
+def bench_cache(models: list[str], folder: Path, repeats: int, torch_engine: type) -> None:
+    """Block KV cache: canvas 256 = prompt 128 + 128 generated, blocks of 32, 2 tokens per step
+    (64 steps: per block 1 full pass + 15 cached), B 1 and B 1 with CFG; ms per step, both
+    samplers with the same cache mode, alternated."""
+    from core.params import GenerationParams
+
+    print("| model | run | cache | torch ms/step | C++ ms/step | ratio | C++ vs C++ none |")
+    print("|---|---|---|---|---|---|---|")
+    rng = np.random.default_rng(0)
+    for name in models:
+        ck = load_checkpoint(checkpoint(name, "f32", folder))
+        cpp, ref = CppEngine(ck, threads=THREADS), torch_engine(ck, threads=THREADS)
+        prompt = rng.integers(32, VOCAB, size=(1, 128))
+        for label, cfg in (("B 1", 0.0), ("B 1 + CFG", 1.0)):
+            base = None
+            for cache in ("none", "prefix", "dual"):
+                params = GenerationParams(max_steps=64, gen_length=128, block_length=32, cfg_scale=cfg, cache=cache)
+                t_cpp, t_ref = time_pair(_Sampler(cpp, params), _TorchCached(ref, params), prompt, repeats)
+                base = base or t_cpp
+                print(
+                    f"| {name} | {label} | {cache} | {t_ref / 64 * 1e3:.1f} | {t_cpp / 64 * 1e3:.1f} "
+                    f"| {t_cpp / t_ref:.2f} | {base / t_cpp:.2f}x |",
+                    flush=True,
+                )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="length 256 only, 1 repeat")
     ap.add_argument("--models", default="17M,100M,600M")
     ap.add_argument("--folder", type=Path, default=ROOT / "work_data" / "bench")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--only", choices=("all", "generate"), default="all", help="generate: the sampler table only")
+    ap.add_argument("--only", choices=("all", "generate", "cache"), default="all", help="generate / cache: that sampler table only")
     args = ap.parse_args()
     repeats = 1 if args.quick else args.repeats
     lengths = (256,) if args.quick else (256, 1024)
@@ -169,6 +215,9 @@ def main() -> None:
 
     if args.only == "generate":
         bench_generate(models, args.folder, repeats, TorchEngine)
+        return
+    if args.only == "cache":
+        bench_cache(models, args.folder, repeats, TorchEngine)
         return
     print("| model | B | L | torch ms | C++ ms | ratio | C++ GFLOP/s | % of peak |")
     print("|---|---|---|---|---|---|---|---|")
