@@ -154,7 +154,10 @@ void forward(const ModelWeights& w, ThreadPool& pool, Kernel kernel, const Forwa
   float* vbuf = a.cache_use == CacheUse::Store ? nullptr : grow(ws.v, size_t(T0 * hk));
   float* cos_t = grow(ws.cos, size_t(a.L * hd));
   float* sin_t = grow(ws.sin, size_t(a.L * hd));
-  rope_tables(a.L, int(hd), c.rope_theta, cos_t, sin_t);
+  if (ws.rope_L != a.L || ws.rope_hd != int(hd) || ws.rope_theta != c.rope_theta) {  // once per length
+    rope_tables(a.L, int(hd), c.rope_theta, cos_t, sin_t);
+    ws.rope_L = a.L, ws.rope_hd = int(hd), ws.rope_theta = c.rope_theta;
+  }
 
   // Embedding: row t is wte[token t] (no scaling).
   parallel_rows(pool, T0, 64, [&](int64_t r0, int64_t r1) {

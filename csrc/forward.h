@@ -25,6 +25,8 @@ struct Workspace {
   std::vector<float> up;     // (T, ffn)
   std::vector<float> scores; // (threads, q_chunk, L) attention probabilities per thread
   std::vector<float> cos, sin;  // (L, hd) RoPE tables
+  int rope_L = 0, rope_hd = 0;  // what the tables hold (rebuilt when these change)
+  float rope_theta = 0.0f;
   std::vector<float> head_in;   // (B*R, d) final-norm rows fed to the LM head
 };
 

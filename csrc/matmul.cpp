@@ -137,15 +137,18 @@ void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, cons
   } else {
     nb = 256;
   }
-  nb = std::min(nb, std::max<int64_t>(16, ((N_total + 2 * threads - 1) / (2 * threads) + 15) / 16 * 16));
+  nb = std::min(nb, std::max<int64_t>(16, ((N_total + 4 * threads - 1) / (4 * threads) + 15) / 16 * 16));
   struct Panel {
     int o;
     int64_t n0, n1;
   };
   thread_local std::vector<Panel> panels;  // the caller's thread only: workers never touch it
   panels.clear();
-  for (int o = 0; o < n_outs; ++o)
-    for (int64_t n0 = 0; n0 < outs[o].N; n0 += nb) panels.push_back({o, n0, std::min(outs[o].N, n0 + nb)});
+  for (int o = 0; o < n_outs; ++o) {  // equal panels (multiples of 16) within each output
+    const int64_t N = outs[o].N, count = (N + nb - 1) / nb;
+    const int64_t width = std::min(nb, ((N + count - 1) / count + 15) / 16 * 16);
+    for (int64_t n0 = 0; n0 < N; n0 += width) panels.push_back({o, n0, std::min(N, n0 + width)});
+  }
   const int64_t n_panels = int64_t(panels.size());
   int64_t m_blocks = 1;
   if (n_panels < 2 * threads) m_blocks = std::min<int64_t>((2 * threads + n_panels - 1) / n_panels, std::max<int64_t>(1, M / 32));
