@@ -128,7 +128,8 @@ def self_test(argv: Sequence[str]) -> int:
                 print(f"{APP_NAME} self-test: OK")
                 print(f"  model:   {m.name} ({m.num_parameters / 1e6:.1f} M parameters, {m.weight_dtype}) at {m.path}")
                 print(f"  licence: {m.license or 'unknown'}")
-                print(f"  engine:  {m.engine} on {m.device}, {m.threads} thread{'s' if m.threads != 1 else ''}; loaded in {report['load_s']:.2f} s")
+                plural = "s" if m.threads != 1 else ""
+                print(f"  engine:  {m.engine} on {m.device}, {m.threads} thread{plural}; loaded in {report['load_s']:.2f} s")
                 p = outcome.request.params
                 print(f"  run:     {steps} steps, {p.gen_length} tokens, {total:.2f} s "
                       f"({p.gen_length / total if total > 0 else 0:.1f} tok/s), "

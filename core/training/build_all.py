@@ -52,20 +52,28 @@ def main(argv: list[str] | None = None) -> None:
     (out / "corpus").mkdir(parents=True, exist_ok=True)
     corpus.write_jsonl(train, out / "corpus" / "train.jsonl")
     corpus.write_jsonl(val, out / "corpus" / "val.jsonl")
-    print(f"documents: {len(train)} train, {len(val)} val "
-          f"({sum(len(d['text']) for d in train) / 1e6:.2f} / {sum(len(d['text']) for d in val) / 1e6:.3f} M chars)")
+    print(
+        f"documents: {len(train)} train, {len(val)} val "
+        f"({sum(len(d['text']) for d in train) / 1e6:.2f} / {sum(len(d['text']) for d in val) / 1e6:.3f} M chars)"
+    )
     print("val documents:", ", ".join(d["id"] for d in val))
 
-    tok = tokenizer_train.train_tokenizer((p for d in train for p in d["text"].split("\n\n")),
-                                          vocab_size=args.vocab_size)
+    tok = tokenizer_train.train_tokenizer(
+        (p for d in train for p in d["text"].split("\n\n")), vocab_size=args.vocab_size
+    )
     tok.save(str(out / "tokenizer.json"))
     ids = tokenizer_train.special_ids(tok)
     print(f"tokenizer: {tok.get_vocab_size()} entries, specials {ids}")
 
     arrays = out / "arrays"
     arrays.mkdir(parents=True, exist_ok=True)
-    meta = {"seed": args.seed, "vocab_size": tok.get_vocab_size(), "special_ids": ids,
-            "val_documents": [d["id"] for d in val], "sources": {}}
+    meta = {
+        "seed": args.seed,
+        "vocab_size": tok.get_vocab_size(),
+        "special_ids": ids,
+        "val_documents": [d["id"] for d in val],
+        "sources": {},
+    }
     for name, split in (("train", train), ("val", val)):
         stream, starts = pack(tok, split, ids[tokenizer_train.EOS])
         np.save(arrays / f"{name}_tokens.npy", stream)

@@ -12,8 +12,15 @@ def normalize(text: str) -> str:
     """NFC, no BOM, Unix newlines, no trailing spaces, ASCII-friendly punctuation."""
     text = unicodedata.normalize("NFC", text).replace("\ufeff", "")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    for a, b in (("\u2018", "'"), ("\u2019", "'"), ("\u201c", '"'), ("\u201d", '"'),
-                 ("\u2014", "--"), ("\u2013", "-"), ("\u00a0", " ")):
+    for a, b in (
+        ("\u2018", "'"),
+        ("\u2019", "'"),
+        ("\u201c", '"'),
+        ("\u201d", '"'),
+        ("\u2014", "--"),
+        ("\u2013", "-"),
+        ("\u00a0", " "),
+    ):
         text = text.replace(a, b)
     return text
 
@@ -44,7 +51,7 @@ def strip_gutenberg(text: str) -> str:
     """Cut the Project Gutenberg header (up to the START line) and footer (from the END line)."""
     start = re.search(r"\*\*\* ?START OF (THE|THIS) PROJECT GUTENBERG[^\n]*\n", text)
     if start:
-        text = text[start.end():]
+        text = text[start.end() :]
     end = re.search(r"(\*\*\* ?END OF (THE|THIS) PROJECT GUTENBERG|End of (the )?Project Gutenberg)", text)
     if end:
         text = text[: end.start()]

@@ -34,8 +34,21 @@ def main(argv: list[str] | None = None) -> None:
     for name, job_args in jobs.items():
         run = args.work / name
         run.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "core.training.train", "--data", str(args.data), "--out", str(run),
-               "--budget-s", str(args.budget_s)] + shlex.split(job_args) + shlex.split(args.extra)
+        cmd = (
+            [
+                sys.executable,
+                "-m",
+                "core.training.train",
+                "--data",
+                str(args.data),
+                "--out",
+                str(run),
+                "--budget-s",
+                str(args.budget_s),
+            ]
+            + shlex.split(job_args)
+            + shlex.split(args.extra)
+        )
         procs[name] = subprocess.Popen(cmd, stdout=(run / "stdout.txt").open("w"), stderr=subprocess.STDOUT)
     deadline = t0 + args.budget_s + 40
     for p in procs.values():

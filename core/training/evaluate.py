@@ -68,7 +68,7 @@ def word_share(words: list[str], wordlist: set[str]) -> float:
 
 
 def distinct_ngram_ratio(words: list[str], n: int = 3) -> float:
-    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
     return len(set(grams)) / max(1, len(grams))
 
 
@@ -78,7 +78,7 @@ def longest_copied_run(words: list[str], haystack: str) -> tuple[int, str]:
     best, best_text = 0, ""
     i = 0
     while i + best < len(words):
-        phrase = " " + " ".join(words[i:i + best + 1]) + " "
+        phrase = " " + " ".join(words[i : i + best + 1]) + " "
         if phrase in haystack:
             best += 1
             best_text = phrase.strip()
@@ -107,8 +107,9 @@ def training_haystack(data: Path) -> str:
     return " " + " ".join(w for t in texts for w in words_of(t)) + " "
 
 
-def sample_figures(model, tok, cfg, params, prompts, wordlist: set[str], haystack: str, device,
-                   verbose: bool = True) -> dict:
+def sample_figures(
+    model, tok, cfg, params, prompts, wordlist: set[str], haystack: str, device, verbose: bool = True
+) -> dict:
     """Generate one sample per prompt (one left-padded batch, as the session does) and measure."""
     import torch
 
@@ -122,12 +123,13 @@ def sample_figures(model, tok, cfg, params, prompts, wordlist: set[str], haystac
     ids = torch.full((len(encoded), P), cfg.pad_token_id, dtype=torch.long)
     attn = torch.zeros((len(encoded), P), dtype=torch.bool)
     for r, e in enumerate(encoded):
-        ids[r, P - len(e):] = torch.tensor(e)
-        attn[r, P - len(e):] = True
+        ids[r, P - len(e) :] = torch.tensor(e)
+        attn[r, P - len(e) :] = True
     t0 = time.time()
     with torch.no_grad():
-        canvas, _, _ = generate(model, ids.to(device), attn.to(device), params, cfg.mask_token_id,
-                                cfg.eos_token_id, cfg.eot_token_id)
+        canvas, _, _ = generate(
+            model, ids.to(device), attn.to(device), params, cfg.mask_token_id, cfg.eos_token_id, cfg.eot_token_id
+        )
     canvas = canvas.cpu()
     gen_s = time.time() - t0
     report: dict = {"settings": params.to_dict(), "samples": []}
@@ -144,9 +146,18 @@ def sample_figures(model, tok, cfg, params, prompts, wordlist: set[str], haystac
         shares.append(share)
         ratios.append(ratio)
         runs.append(run)
-        report["samples"].append({"prompt": p, "text": text, "words": len(w), "word_share": share,
-                                  "distinct3": ratio, "longest_copy": run, "longest_copy_text": run_text,
-                                  "stopped_at_eos": bool(stop)})
+        report["samples"].append(
+            {
+                "prompt": p,
+                "text": text,
+                "words": len(w),
+                "word_share": share,
+                "distinct3": ratio,
+                "longest_copy": run,
+                "longest_copy_text": run_text,
+                "stopped_at_eos": bool(stop),
+            }
+        )
         if verbose:
             print(f"--- [{r}] words {len(w)} share {share:.3f} d3 {ratio:.3f} copy {run}\n{p}{text}\n", flush=True)
     unknown = sorted({x for s in report["samples"] for x in words_of(s["text"]) if not in_wordlist(x, wordlist)})
@@ -214,9 +225,15 @@ def main(argv: list[str] | None = None) -> None:
         val = val_eval(model, windows, cfg.mask_token_id, device, amp=False, batch=16)
         print(f"validation ({windows.shape[0]} windows, {time.time() - t0:.0f}s): {val}", flush=True)
 
-    params = GenerationParams(max_steps=args.steps, gen_length=args.gen_length, block_length=args.block_length,
-                              temperature=args.temperature, remasking=args.remasking, cfg_scale=args.cfg_scale,
-                              seed=args.seed)
+    params = GenerationParams(
+        max_steps=args.steps,
+        gen_length=args.gen_length,
+        block_length=args.block_length,
+        temperature=args.temperature,
+        remasking=args.remasking,
+        cfg_scale=args.cfg_scale,
+        seed=args.seed,
+    )
     report = sample_figures(model, tok, cfg, params, PROMPTS[: args.n], wordlist, haystack, device)
     report["model"] = str(args.model)
     if val is not None:

@@ -29,10 +29,21 @@ AUSTEN_TITLES = {
     "persuasion": "Persuasion",
 }
 BROWN_GENRES = {
-    "a": "press: reportage", "b": "press: editorial", "c": "press: reviews", "d": "religion",
-    "e": "skill and hobbies", "f": "popular lore", "g": "belles-lettres", "h": "miscellaneous",
-    "j": "learned", "k": "fiction: general", "l": "fiction: mystery", "m": "fiction: science",
-    "n": "fiction: adventure", "p": "fiction: romance", "r": "humor",
+    "a": "press: reportage",
+    "b": "press: editorial",
+    "c": "press: reviews",
+    "d": "religion",
+    "e": "skill and hobbies",
+    "f": "popular lore",
+    "g": "belles-lettres",
+    "h": "miscellaneous",
+    "j": "learned",
+    "k": "fiction: general",
+    "l": "fiction: mystery",
+    "m": "fiction: science",
+    "n": "fiction: adventure",
+    "p": "fiction: romance",
+    "r": "humor",
 }
 
 
@@ -67,14 +78,16 @@ def read_lazyload(prefix: Path) -> dict[str, object]:
         blob = Path(str(prefix) + ".rdb").read_bytes()
         out: dict[str, object] = {}
         for name, (off, length) in index["variables"].items():
-            chunk = blob[int(off): int(off) + int(length)]
+            chunk = blob[int(off) : int(off) + int(length)]
             (_size,) = struct.unpack(">I", chunk[:4])
             body = chunk[4:]
             if body[:1] == b"Z":
                 import lzma
+
                 data = lzma.decompress(body[1:])
             elif body[:1] == b"2":
                 import bz2
+
                 data = bz2.decompress(body[1:])
             elif body[:1] == b"0":
                 data = body[1:]
@@ -99,8 +112,9 @@ def austen_documents(raw: Path) -> list[dict]:
         for n, ch in enumerate(chapters, 1):
             paras = clean.clean_paragraphs(ch)
             if paras:
-                docs.append({"id": f"austen/{key}/{n:02d}", "source": "austen", "title": title,
-                             "text": "\n\n".join(paras)})
+                docs.append(
+                    {"id": f"austen/{key}/{n:02d}", "source": "austen", "title": title, "text": "\n\n".join(paras)}
+                )
     return docs
 
 
@@ -110,14 +124,20 @@ def mobydick_documents(raw: Path) -> list[dict]:
     text = clean.normalize(str(objs["mobydick"][0]))
     text = clean.strip_gutenberg(text)
     starts = [m.start() for m in re.finditer(r"^CHAPTER 1\. Loomings\.", text, re.M)]
-    text = text[starts[-1]:]
+    text = text[starts[-1] :]
     chapters = clean.split_chapters(text.split("\n"), r"^(CHAPTER \d+\..*|Epilogue)$")
     docs = []
     for n, ch in enumerate(chapters, 1):
         paras = clean.clean_paragraphs(ch)
         if paras:
-            docs.append({"id": f"melville/mobydick/{n:03d}", "source": "melville",
-                         "title": "Moby Dick", "text": "\n\n".join(paras)})
+            docs.append(
+                {
+                    "id": f"melville/mobydick/{n:03d}",
+                    "source": "melville",
+                    "title": "Moby Dick",
+                    "text": "\n\n".join(paras),
+                }
+            )
     return docs
 
 
@@ -127,9 +147,14 @@ def brown_documents(raw: Path) -> list[dict]:
     for f in sorted((raw / "brown" / "package").glob("c[a-r][0-9][0-9]")):
         paras = clean.brown_paragraphs(clean.normalize(f.read_text(encoding="utf-8", errors="replace")))
         if paras:
-            docs.append({"id": f"brown/{f.name}", "source": "brown",
-                         "title": f"Brown corpus {f.name} ({BROWN_GENRES[f.name[1]]})",
-                         "text": "\n\n".join(paras)})
+            docs.append(
+                {
+                    "id": f"brown/{f.name}",
+                    "source": "brown",
+                    "title": f"Brown corpus {f.name} ({BROWN_GENRES[f.name[1]]})",
+                    "text": "\n\n".join(paras),
+                }
+            )
     return docs
 
 
@@ -159,6 +184,12 @@ def bible_documents(raw: Path) -> list[dict]:
                 raw_text = re.sub(r"<note\b.*?</note>", "", raw_text, flags=re.S)
                 raw_text = re.sub(r"<[^>]+>", "", raw_text)
                 chapters.append(re.sub(r"\s+", " ", clean.normalize(raw_text)).strip())
-            docs.append({"id": f"bible/{book.osis_name}", "source": "bible", "title": book.name,
-                         "text": "\n\n".join(c for c in chapters if c)})
+            docs.append(
+                {
+                    "id": f"bible/{book.osis_name}",
+                    "source": "bible",
+                    "title": book.name,
+                    "text": "\n\n".join(c for c in chapters if c),
+                }
+            )
     return docs

@@ -41,8 +41,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--limit", type=int, default=0, help="only the first N settings")
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--seed", type=int, nargs="+", default=[0])
-    ap.add_argument("--settings", nargs="*", default=None,
-                    help="TEMP:REMASKING:STEPS:BLOCK[:GEN_LENGTH] items instead of the built-in list")
+    ap.add_argument(
+        "--settings",
+        nargs="*",
+        default=None,
+        help="TEMP:REMASKING:STEPS:BLOCK[:GEN_LENGTH] items instead of the built-in list",
+    )
     args = ap.parse_args(argv)
 
     import torch
@@ -68,18 +72,24 @@ def main(argv: list[str] | None = None) -> None:
         model = LLaDAModel.from_checkpoint(ckpt, dtype=torch.float32, device=device)
         tok = Tokenizer(path)
         for (temp, remask, steps, block, gen), seed in ((x, sd) for x in settings for sd in args.seed):
-            params = GenerationParams(max_steps=steps, gen_length=gen, block_length=block, temperature=temp,
-                                      remasking=remask, seed=seed)
+            params = GenerationParams(
+                max_steps=steps, gen_length=gen, block_length=block, temperature=temp, remasking=remask, seed=seed
+            )
             t0 = time.time()
-            rep = sample_figures(model, tok, ckpt.config, params, PROMPTS[: args.n], wordlist, haystack,
-                                 device, verbose=False)
+            rep = sample_figures(
+                model, tok, ckpt.config, params, PROMPTS[: args.n], wordlist, haystack, device, verbose=False
+            )
             rep["model"] = str(path)
             results.append(rep)
             f = rep["figures"]
-            print(f"{path.name} T{temp} {remask} steps {steps} block {block} gen {gen} seed {seed}: share {f['word_share_pooled']:.3f} "
-                  f"(min {f['word_share_min']:.3f}) d3 {f['distinct3_mean']:.3f} (min {f['distinct3_min']:.3f}) "
-                  f"copy max {f['longest_copy_max']} words {f['mean_words']:.0f} eos {f['stopped_at_eos']} "
-                  f"[{time.time() - t0:.1f}s]", flush=True)
+            print(
+                f"{path.name} T{temp} {remask} steps {steps} block {block} gen {gen} seed {seed}: "
+                f"share {f['word_share_pooled']:.3f} "
+                f"(min {f['word_share_min']:.3f}) d3 {f['distinct3_mean']:.3f} (min {f['distinct3_min']:.3f}) "
+                f"copy max {f['longest_copy_max']} words {f['mean_words']:.0f} eos {f['stopped_at_eos']} "
+                f"[{time.time() - t0:.1f}s]",
+                flush=True,
+            )
             args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
 
 

@@ -7,8 +7,15 @@ from collections.abc import Iterable, Iterator
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
 # Ids 0..6, in this order (the same list the checkpoint writer's fixtures use).
-SPECIAL_TOKENS = ("<|startoftext|>", "<|endoftext|>", "<|eot_id|>", "<|mdm_mask|>", "<|pad|>",
-                  "<|start_header_id|>", "<|end_header_id|>")
+SPECIAL_TOKENS = (
+    "<|startoftext|>",
+    "<|endoftext|>",
+    "<|eot_id|>",
+    "<|mdm_mask|>",
+    "<|pad|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+)
 BOS, EOS, EOT, MASK, PAD = SPECIAL_TOKENS[:5]
 
 

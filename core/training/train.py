@@ -42,12 +42,22 @@ def model_config(size: str, meta: dict, max_len: int) -> ModelConfig:
     d, n_layers, n_heads, mlp = SIZES[size]
     ids = meta["special_ids"]
     return ModelConfig(
-        d_model=d, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_heads, mlp_hidden_size=mlp,
-        vocab_size=meta["vocab_size"], embedding_size=meta["vocab_size"], rope_theta=10000.0,
-        rms_norm_eps=1e-5, max_sequence_length=max_len,
-        mask_token_id=ids["<|mdm_mask|>"], eos_token_id=ids["<|endoftext|>"],
-        pad_token_id=ids["<|endoftext|>"], eot_token_id=ids["<|eot_id|>"],
-        bos_token_id=ids["<|startoftext|>"], weight_tying=False,
+        d_model=d,
+        n_layers=n_layers,
+        n_heads=n_heads,
+        n_kv_heads=n_heads,
+        mlp_hidden_size=mlp,
+        vocab_size=meta["vocab_size"],
+        embedding_size=meta["vocab_size"],
+        rope_theta=10000.0,
+        rms_norm_eps=1e-5,
+        max_sequence_length=max_len,
+        mask_token_id=ids["<|mdm_mask|>"],
+        eos_token_id=ids["<|endoftext|>"],
+        pad_token_id=ids["<|endoftext|>"],
+        eot_token_id=ids["<|eot_id|>"],
+        bos_token_id=ids["<|startoftext|>"],
+        weight_tying=False,
     )
 
 
@@ -89,8 +99,9 @@ def val_windows(tokens: np.ndarray, bos: int, length: int) -> torch.Tensor:
     return torch.cat([torch.full((body.shape[0], 1), bos, dtype=torch.long), body], dim=1)
 
 
-def diffusion_loss(model, x: torch.Tensor, mask_id: int, gen: torch.Generator | None,
-                   t: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def diffusion_loss(
+    model, x: torch.Tensor, mask_id: int, gen: torch.Generator | None, t: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(ELBO loss: sum of masked CE / t over B * (L-1) tokens, plain mean CE on masked tokens)."""
     B, L = x.shape
     if t is None:
@@ -107,8 +118,9 @@ def diffusion_loss(model, x: torch.Tensor, mask_id: int, gen: torch.Generator | 
 
 
 @torch.no_grad()
-def evaluate(model, windows: torch.Tensor, mask_id: int, device: torch.device, amp: bool,
-             repeats: int = 8, batch: int = 64) -> dict[str, float]:
+def evaluate(
+    model, windows: torch.Tensor, mask_id: int, device: torch.device, amp: bool, repeats: int = 8, batch: int = 64
+) -> dict[str, float]:
     """Validation ELBO loss (t ~ U(eps, 1], `repeats` draws per window, fixed seed) and plain
     cross-entropy at a fixed 50% mask (fixed seed): deterministic for given weights."""
     model.eval()
@@ -117,7 +129,7 @@ def evaluate(model, windows: torch.Tensor, mask_id: int, device: torch.device, a
     elbo_sum, elbo_n, ce_sum, ce_n = 0.0, 0, 0.0, 0
     for rep in range(repeats):
         for i in range(0, windows.shape[0], batch):
-            x = windows[i:i + batch].to(device)
+            x = windows[i : i + batch].to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 elbo, _ = diffusion_loss(model, x, mask_id, gen)
                 elbo_sum += float(elbo) * x.shape[0]
@@ -163,9 +175,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--init", type=Path, default=None, help="start from this checkpoint folder (same size)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seq-len", type=int, default=256)
-    ap.add_argument("--short-lens", default="64,128", help="other lengths trained on (LLaDA trains a share at random lengths)")
+    ap.add_argument(
+        "--short-lens", default="64,128", help="other lengths trained on (LLaDA trains a share at random lengths)"
+    )
     ap.add_argument("--short-frac", type=float, default=0.2)
-    ap.add_argument("--batch", type=int, default=128, help="sequences per step at --seq-len (kept as tokens for short lengths)")
+    ap.add_argument(
+        "--batch", type=int, default=128, help="sequences per step at --seq-len (kept as tokens for short lengths)"
+    )
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--min-lr-frac", type=float, default=0.1)
     ap.add_argument("--wd", type=float, default=0.1)
@@ -218,14 +234,20 @@ def main(argv: list[str] | None = None) -> None:
         log(f"initialised from {args.init}")
     n_params = sum(p.numel() for p in model.parameters())
     log(f"config {asdict(cfg)}")
-    log(f"parameters {n_params:,}; train tokens {train_tokens.size:,}; val windows {windows.shape[0]}; device {device}"
-        + (f" ({torch.cuda.get_device_name(device)})" if use_cuda else ""))
+    log(
+        f"parameters {n_params:,}; train tokens {train_tokens.size:,}; val windows {windows.shape[0]}; device {device}"
+        + (f" ({torch.cuda.get_device_name(device)})" if use_cuda else "")
+    )
 
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.wd},
-                             {"params": no_decay, "weight_decay": 0.0}],
-                            lr=args.lr, betas=(0.9, 0.95), eps=1e-8, fused=use_cuda)
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": args.wd}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=args.lr,
+        betas=(0.9, 0.95),
+        eps=1e-8,
+        fused=use_cuda,
+    )
     fwd = torch.compile(model) if do_compile else model
     gen = torch.Generator(device=device)
     gen.manual_seed(args.seed + 1)
@@ -305,27 +327,43 @@ def main(argv: list[str] | None = None) -> None:
         if train_only >= next_eval * train_s / args.evals or last:
             next_eval += 1
             ev = evaluate(model, windows, mask_id, device, use_cuda)
-            ev.update(step=step, tokens=tokens_seen, train_loss=run_loss / max(1, run_n),
-                      lr=lr, elapsed_s=round(time.time() - t_train, 1))
+            ev.update(
+                step=step,
+                tokens=tokens_seen,
+                train_loss=run_loss / max(1, run_n),
+                lr=lr,
+                elapsed_s=round(time.time() - t_train, 1),
+            )
             run_loss, run_n = 0.0, 0
             history.append(ev)
             improved = ev["val_elbo"] < best["val_elbo"]
             if improved:
                 best = dict(ev)
-                state = {k: v.detach().to("cpu", torch.float32, copy=True)
-                         for k, v in model.state_dict_for_checkpoint().items()}
+                state = {
+                    k: v.detach().to("cpu", torch.float32, copy=True)
+                    for k, v in model.state_dict_for_checkpoint().items()
+                }
                 save_chunks(state, args.out / "best")
-            log(f"step {step} ({tokens_seen / 1e6:.0f}M tok) train {ev['train_loss']:.4f} "
-                f"val_elbo {ev['val_elbo']:.4f} val_ce50 {ev['val_ce50']:.4f} lr {lr:.2e}{' *' if improved else ''}")
+            log(
+                f"step {step} ({tokens_seen / 1e6:.0f}M tok) train {ev['train_loss']:.4f} "
+                f"val_elbo {ev['val_elbo']:.4f} val_ce50 {ev['val_ce50']:.4f} lr {lr:.2e}{' *' if improved else ''}"
+            )
             if time.time() - t_start > args.budget_s - 8:
                 log("budget reached: stopping")
                 break
     summary = {
-        "size": args.size, "config": asdict(cfg), "parameters": n_params, "best": best,
-        "history": history, "train_seconds": round(time.time() - t_train, 1),
-        "total_seconds": round(time.time() - t_start, 1), "steps": step,
-        "tokens_seen": tokens_seen, "device": torch.cuda.get_device_name(device) if use_cuda else "cpu",
-        "torch": torch.__version__, "args": {k: str(v) for k, v in vars(args).items()},
+        "size": args.size,
+        "config": asdict(cfg),
+        "parameters": n_params,
+        "best": best,
+        "history": history,
+        "train_seconds": round(time.time() - t_train, 1),
+        "total_seconds": round(time.time() - t_start, 1),
+        "steps": step,
+        "tokens_seen": tokens_seen,
+        "device": torch.cuda.get_device_name(device) if use_cuda else "cpu",
+        "torch": torch.__version__,
+        "args": {k: str(v) for k, v in vars(args).items()},
         "step_ms": step_s * 1000,
     }
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

@@ -2,12 +2,17 @@
 
 from core.training import clean
 from core.training.corpus import split_documents
-from core.training.evaluate import distinct_ngram_ratio, in_wordlist, longest_copied_run, words_of, word_share
+from core.training.evaluate import distinct_ngram_ratio, in_wordlist, longest_copied_run, word_share, words_of
 
 
 def test_unwrap_joins_hard_wrapped_lines_into_paragraphs():
-    lines = ["It is a truth universally acknowledged, that a single man in possession",
-             "of a good fortune, must be in want of a wife.", "", "", "However little known"]
+    lines = [
+        "It is a truth universally acknowledged, that a single man in possession",
+        "of a good fortune, must be in want of a wife.",
+        "",
+        "",
+        "However little known",
+    ]
     assert clean.unwrap_paragraphs(lines) == [
         "It is a truth universally acknowledged, that a single man in possession of a good fortune, "
         "must be in want of a wife.",
@@ -29,8 +34,10 @@ def test_clean_paragraphs_drops_headings_and_italics():
 
 
 def test_strip_gutenberg_header_and_footer():
-    text = ("The Project Gutenberg EBook of X\n*** START OF THIS PROJECT GUTENBERG EBOOK X ***\n"
-            "Call me Ishmael.\nEnd of Project Gutenberg's X\nlicence text")
+    text = (
+        "The Project Gutenberg EBook of X\n*** START OF THIS PROJECT GUTENBERG EBOOK X ***\n"
+        "Call me Ishmael.\nEnd of Project Gutenberg's X\nlicence text"
+    )
     assert clean.strip_gutenberg(text).strip() == "Call me Ishmael."
 
 
@@ -53,7 +60,7 @@ def test_brown_paragraphs_join_sentences():
 
 
 def test_normalize():
-    assert clean.normalize("\ufeffa\u2019b \u201cc\u201d\r\nd\u2014e") == "a'b \"c\"\nd--e"
+    assert clean.normalize("\ufeffa\u2019b \u201cc\u201d\r\nd\u2014e") == 'a\'b "c"\nd--e'
 
 
 def test_split_holds_out_by_document_per_source_and_is_seeded():

@@ -38,5 +38,5 @@ def test_pack_stream_and_paragraph_starts():
     stream, starts = pack(tok, docs, eos)
     assert stream.dtype.name == "uint16" and (stream == eos).sum() == 2 and stream[-1] == eos
     assert len(starts) == 3 and starts[0] == 0
-    assert tok.decode(stream[starts[1]:].tolist()).startswith("Two para.")
+    assert tok.decode(stream[starts[1] :].tolist()).startswith("Two para.")
     assert tok.decode(stream[: starts[2]].tolist(), skip_special_tokens=True) == "One para.\n\nTwo para."
