@@ -129,7 +129,8 @@ def self_test(argv: Sequence[str]) -> int:
                 print(f"  model:   {m.name} ({m.num_parameters / 1e6:.1f} M parameters, {m.weight_dtype}) at {m.path}")
                 print(f"  licence: {m.license or 'unknown'}")
                 plural = "s" if m.threads != 1 else ""
-                print(f"  engine:  {m.engine} on {m.device}, {m.threads} thread{plural}; loaded in {report['load_s']:.2f} s")
+                load_s = report["load_s"]
+                print(f"  engine:  {m.engine} on {m.device}, {m.threads} thread{plural}; loaded in {load_s:.2f} s")
                 p = outcome.request.params
                 print(f"  run:     {steps} steps, {p.gen_length} tokens, {total:.2f} s "
                       f"({p.gen_length / total if total > 0 else 0:.1f} tok/s), "
