@@ -194,7 +194,9 @@ def main() -> None:
     ap.add_argument("--models", default="17M,100M,600M")
     ap.add_argument("--folder", type=Path, default=ROOT / "work_data" / "bench")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--only", choices=("all", "generate", "cache"), default="all", help="generate / cache: that sampler table only")
+    ap.add_argument(
+        "--only", choices=("all", "generate", "cache"), default="all", help="generate / cache: that sampler table only"
+    )
     args = ap.parse_args()
     repeats = 1 if args.quick else args.repeats
     lengths = (256,) if args.quick else (256, 1024)
