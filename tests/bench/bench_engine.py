@@ -155,11 +155,9 @@ class _TorchCached:
 
         from core.torch_backend import sampler
 
-        ck = self.engine.ckpt  # type: ignore[attr-defined]
+        ck, model = self.engine.ckpt, self.engine.model  # type: ignore[attr-defined]
         with torch.no_grad():
-            sampler.generate(
-                self.engine.model, torch.as_tensor(prompt), None, self.params, ck.mask_id, ck.eos_id, ck.eot_id  # type: ignore[attr-defined]
-            )
+            sampler.generate(model, torch.as_tensor(prompt), None, self.params, ck.mask_id, ck.eos_id, ck.eot_id)
 
 
 def bench_cache(models: list[str], folder: Path, repeats: int, torch_engine: type) -> None:
