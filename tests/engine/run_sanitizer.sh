@@ -18,6 +18,12 @@ trap 'rm -rf "$overlay"' EXIT
 cp -r core "$overlay/core"
 rm -f "$overlay"/core/_engine*.so "$overlay"/core/_engine*.pyd
 cp "$so" "$overlay/core/"
+# An editable install (pip install -e .) puts an import hook first that redirects core._engine
+# to the release build; drop it in the sanitizer run (sitecustomize runs after .pth files).
+cat >"$overlay/sitecustomize.py" <<'PY'
+import sys
+sys.meta_path[:] = [f for f in sys.meta_path if "Redirect" not in type(f).__name__]
+PY
 
 # The ASan runtime must be loaded before anything else, and libstdc++ with it so that ASan's
 # __cxa_throw interceptor finds the real one (python is not linked against libstdc++).
