@@ -1,6 +1,7 @@
 #include "threadpool.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -39,13 +40,20 @@ void ThreadPool::drain(int thread) {
 }
 
 namespace {
-constexpr int kSpin = 4000;  // pause iterations before sleeping (about 20-100 microseconds)
+// Pause iterations before sleeping (about 20-100 microseconds); LLADA_POOL_SPIN overrides.
+int spin_count() {
+  static const int n = [] {
+    const char* e = std::getenv("LLADA_POOL_SPIN");
+    return e ? std::max(0, std::atoi(e)) : 4000;
+  }();
+  return n;
 }
+}  // namespace
 
 void ThreadPool::worker(int index) {
   uint64_t seen = 0;
   for (;;) {
-    for (int i = 0; i < kSpin && generation_.load(std::memory_order_acquire) == seen; ++i) LLADA_PAUSE();
+    for (int i = 0, n = spin_count(); i < n && generation_.load(std::memory_order_acquire) == seen; ++i) LLADA_PAUSE();
     {
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait(lock, [&] { return stop_ || generation_.load(std::memory_order_relaxed) != seen; });
@@ -78,7 +86,7 @@ void ThreadPool::run(int64_t n_tasks, const std::function<void(int64_t, int)>& f
   }
   wake_.notify_all();
   drain(0);
-  for (int i = 0; i < kSpin && busy_.load(std::memory_order_acquire) != 0; ++i) LLADA_PAUSE();
+  for (int i = 0, n = spin_count(); i < n && busy_.load(std::memory_order_acquire) != 0; ++i) LLADA_PAUSE();
   std::exception_ptr error;
   {
     std::unique_lock<std::mutex> lock(mu_);
