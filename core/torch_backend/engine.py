@@ -70,7 +70,16 @@ class TorchEngine:
         if x.numel() and (int(x.min()) < 0 or int(x.max()) >= vocab):
             raise ValueError(f"a prompt token id is outside the vocabulary [0, {vocab})")
         canvas, trajectory, cancelled = generate(
-            self._run, x, mask, params, mask_id, self.ckpt.eos_id, self.ckpt.eot_id, on_step, cancel
+            # The module itself, not a wrapper: the block cache needs forward_and_cache / forward_rows.
+            self.model,
+            x,
+            mask,
+            params,
+            mask_id,
+            self.ckpt.eos_id,
+            self.ckpt.eot_id,
+            on_step,
+            cancel,
         )
         total = time.perf_counter() - start
         P = x.shape[1]

@@ -15,6 +15,11 @@ An engine without a configuration (e.g. a cache mode it lacks) prints "n/a" for 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from anywhere: the repo root first
+
 import argparse
 import platform
 import statistics

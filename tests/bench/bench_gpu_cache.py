@@ -10,6 +10,11 @@ Not part of the test suite (it needs a CUDA GPU with ~20 GB free).
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from anywhere: the repo root first
+
 import argparse
 import json
 import time

@@ -93,3 +93,15 @@ def test_params_validate_new_options():
         GenerationParams(threshold=1.5)
     with pytest.raises(ValueError, match="factor must be"):
         GenerationParams(factor=0)
+
+
+def test_torch_engine_offers_the_cache(tiny_model):
+    """Regression: TorchEngine once handed the sampler a wrapper without forward_and_cache."""
+    import numpy as np
+
+    from core.torch_backend.engine import TorchEngine
+
+    engine = TorchEngine(load_checkpoint(tiny_model))
+    params = GenerationParams(max_steps=8, gen_length=16, block_length=4, cache="dual")
+    result = engine.generate(np.array([[10, 11, 12]]), None, params)
+    assert len(result.trajectory) == 8 and MASK not in result.generated_ids[0]
