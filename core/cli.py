@@ -92,9 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
 class LiveView:
     """Redraws the generated region in place: masks as ░, step k/n, block b/B."""
 
-    def __init__(self, session: Session, gen_length: int, out: TextIO) -> None:
+    def __init__(self, session: Session, gen_length: int, out: TextIO, prompt: str = "") -> None:
         self.session = session
         self.out = out
+        self.prompt = prompt  # shown dimmed before the generated region
         self.ids: list[int | None] = [None] * gen_length
         self.lines_drawn = 0
         self.dynamic = False
@@ -103,14 +104,16 @@ class LiveView:
         texts = self.session.tokenizer.token_texts([t for t in self.ids if t is not None])
         it = iter(texts)
         body = "".join(MASK_GLYPH if t is None else next(it) for t in self.ids)
-        return f"{header}\n{body}"
+        return f"{header}\n{self.prompt}{body}"
 
     def draw(self, header: str) -> None:
         width = max(20, shutil.get_terminal_size().columns)
         text = self._render(header)
         if self.lines_drawn:
             self.out.write(f"\x1b[{self.lines_drawn}F\x1b[J")  # back to our first line, clear below
-        self.out.write(text + "\n")
+        # Dim the prompt; the line count below is taken on the plain text (escapes take no room).
+        shown = text.replace(self.prompt, f"\x1b[2m{self.prompt}\x1b[0m", 1) if self.prompt else text
+        self.out.write(shown + "\n")
         self.out.flush()
         self.lines_drawn = sum(max(1, -(-len(line) // width)) for line in text.split("\n"))
 
@@ -152,7 +155,7 @@ def _generate(args: argparse.Namespace, out: TextIO) -> int:
         prompt_ids = session.encode(args.prompt, chat=args.chat)
     live = None
     if not args.json and not args.no_live and out.isatty():
-        live = LiveView(session, params.gen_length, out)
+        live = LiveView(session, params.gen_length, out, args.prompt or "")
         live.dynamic = params.dynamic_steps
         live.draw(f"{session.description} · step 0/{params.max_steps}")
     result = session.generate_ids([prompt_ids], params, live.on_step if live else None)
