@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import corpus, tokenizer_train
+from . import blocklist, corpus, tokenizer_train
 
 
 def pack(tok, docs: list[dict], eos_id: int) -> tuple[np.ndarray, np.ndarray]:
@@ -43,11 +43,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--vocab-size", type=int, default=8192)
     ap.add_argument("--val-fraction", type=float, default=0.01)
     ap.add_argument("--bible", action="store_true", help="also use the World English Bible (off by default)")
+    ap.add_argument(
+        "--filter-offensive",
+        action="store_true",
+        help="drop paragraphs holding slurs (core/training/blocklist.py); the shipped model predates it",
+    )
     args = ap.parse_args(argv)
 
     t0 = time.time()
     out: Path = args.out
     docs = corpus.build_documents(out / "raw", bible=args.bible)
+    if args.filter_offensive:
+        docs, dropped = blocklist.drop_offensive_paragraphs(docs)
+        print(f"offensive filter: {dropped} paragraphs dropped")
     train, val = corpus.split_documents(docs, args.seed, args.val_fraction)
     (out / "corpus").mkdir(parents=True, exist_ok=True)
     corpus.write_jsonl(train, out / "corpus" / "train.jsonl")

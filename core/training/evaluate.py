@@ -18,6 +18,8 @@ import re
 import time
 from pathlib import Path
 
+from .blocklist import offensive_words
+
 # Openings written for this evaluation; the script checks that none occurs in the training text.
 PROMPTS = (
     "The lighthouse keeper had not spoken to anyone for",
@@ -156,6 +158,7 @@ def sample_figures(
                 "longest_copy": run,
                 "longest_copy_text": run_text,
                 "stopped_at_eos": bool(stop),
+                "offensive_words": len(offensive_words(text)),
             }
         )
         if verbose:
@@ -170,6 +173,7 @@ def sample_figures(
         "longest_copy_mean": sum(runs) / len(runs),
         "mean_words": all_words / len(prompts),
         "stopped_at_eos": sum(s["stopped_at_eos"] for s in report["samples"]),
+        "offensive_words": sum(s["offensive_words"] for s in report["samples"]),
         "generation_seconds": round(gen_s, 1),
         "unknown_words": unknown[:80],
     }
