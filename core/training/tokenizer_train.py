@@ -6,16 +6,9 @@ from collections.abc import Iterable, Iterator
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
-# Ids 0..6, in this order (the same list the checkpoint writer's fixtures use).
-SPECIAL_TOKENS = (
-    "<|startoftext|>",
-    "<|endoftext|>",
-    "<|eot_id|>",
-    "<|mdm_mask|>",
-    "<|pad|>",
-    "<|start_header_id|>",
-    "<|end_header_id|>",
-)
+from ..checkpoint_writer import SPECIAL_TOKENS
+
+# Ids 0..6, in this order: the one list the checkpoint writer (and so every fixture) uses too.
 BOS, EOS, EOT, MASK, PAD = SPECIAL_TOKENS[:5]
 
 
