@@ -41,21 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         model = str(random_checkpoint(Path(tmp.name) / "random-demo-model", n_layers=4, d_model=256, n_heads=4,
                                       mlp_hidden_size=512, vocab_size=2048))
 
-    def wait_for(signal, timeout_ms: int = 120_000) -> list:  # noqa: ANN001
-        loop = QEventLoop()
-        got: list = []
-
-        def fire(*a) -> None:  # noqa: ANN002
-            got.extend(a)
-            loop.quit()
-
-        signal.connect(fire)
-        QTimer.singleShot(timeout_ms, loop.quit)
-        loop.exec()
-        signal.disconnect(fire)
-        if not got:
-            raise RuntimeError(f"timed out waiting for {signal}")
-        return got
+    from .signal_wait import wait_for_signal as wait_for
 
     def settle(ms: int = 120) -> None:
         loop = QEventLoop()
@@ -91,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     win.open_model(model)
     wait_for(win.modelLoaded)
     win.chat_mode.setChecked(False)
-    win.controls.set_params(dict(gen_length=128, block_length=32, max_steps=64, temperature=0.0, seed=0))
+    win.controls.apply_preset("Balanced")  # what a new user sees: the bundled model's tested default
     win.prompt.setPlainText(args.prompt)
     settle()
     shot(win, "1-idle")

@@ -61,21 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     win.resize(1100, 700)
     win.show()
 
+    from app.signal_wait import wait_for_signal
+
     def wait(signal, timeout_ms: int = 600_000) -> list:  # noqa: ANN001
-        loop = QEventLoop()
-        got: list = []
-
-        def fire(*a) -> None:  # noqa: ANN002
-            got.extend(a)
-            loop.quit()
-
-        signal.connect(fire)
-        QTimer.singleShot(timeout_ms, loop.quit)
-        loop.exec()
-        signal.disconnect(fire)
-        if not got:
-            raise SystemExit(f"timed out waiting for {signal}")
-        return got
+        try:
+            return wait_for_signal(signal, timeout_ms)
+        except TimeoutError as exc:
+            raise SystemExit(str(exc)) from exc
 
     win.open_model(model)
     info = wait(win.modelLoaded)[0]
