@@ -32,6 +32,10 @@ class TorchEngine:
         if dtype is None and device == "cpu":
             dtype = torch.float32
         self.model = LLaDAModel.from_checkpoint(ckpt, device=device, dtype=dtype)
+        if device.startswith("cuda"):
+            # Weight-read-bound row passes of the block cache: one q/k/v product (not on the
+            # CPU, where the weights are views of the memory-mapped file and would be copied).
+            self.model.fuse_qkv()
 
     def _run(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         logits: torch.Tensor = self.model(x, mask)

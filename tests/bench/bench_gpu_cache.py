@@ -17,13 +17,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from anywher
 
 import argparse
 import json
+import os
 import time
 
 import torch
 
 from core.config import ModelConfig
 from core.params import GenerationParams
-from core.torch_backend import sampler
+from core.torch_backend import cuda_graphs, sampler
 from core.torch_backend.model import LLaDAModel
 from core.torch_backend.sampler import generate
 
@@ -60,8 +61,12 @@ def main() -> None:
     ap.add_argument("--prompt-length", type=int, default=256)
     ap.add_argument("--gen-length", type=int, default=256)
     ap.add_argument("--block-length", type=int, default=32)
+    ap.add_argument("--no-fuse", action="store_true", help="keep q, k, v as three matrices")
+    ap.add_argument("--compile", action="store_true", help="also run the dual cache with torch.compile")
     args = ap.parse_args()
     model = random_model(args.layers)
+    if not args.no_fuse:
+        model.fuse_qkv()  # as TorchEngine does on CUDA
     prompt = torch.randint(0, 126000, (1, args.prompt_length), device="cuda")
     with torch.no_grad():
         x = torch.randint(0, 126000, (1, args.prompt_length + args.gen_length), device="cuda")
@@ -73,12 +78,18 @@ def main() -> None:
     def run(params: GenerationParams):  # type: ignore[no-untyped-def]
         return generate(model, prompt, None, params, 126336, 126081, 126348)
 
-    for name in ("none", "prefix", "dual", "dual-eager"):
-        cache = name.removesuffix("-eager")
+    names = ("none", "prefix", "dual", "dual-eager") + (("dual-compiled",) if args.compile else ())
+    for name in names:
+        cache = name.split("-")[0]
         sampler.USE_CUDA_GRAPHS = not name.endswith("-eager")
+        os.environ["LLADA_TORCH_COMPILE"] = "1" if name.endswith("-compiled") else "0"
         params = base.with_(cache=cache)
-        run(params.with_(gen_length=args.block_length, max_steps=args.block_length))  # warm-up
+        warm = time.perf_counter()
+        # warm-up on the same shapes (graph capture, compile), stopped after the first block
+        generate(model, prompt, None, params, 126336, 126081, 126348, on_step=lambda e: e.block == 0)
         torch.cuda.synchronize()
+        warm_s = time.perf_counter() - warm
+        before = dict(cuda_graphs.STATS)
         t0 = time.perf_counter()
         outputs[name] = run(params)
         torch.cuda.synchronize()
@@ -88,14 +99,24 @@ def main() -> None:
             "seconds": seconds,
             "tokens_per_s": args.gen_length / seconds,
             "forward_passes": traj[-1].forward_passes,
+            "warm_up_s": warm_s,  # one block; with -compiled this includes torch.compile
+            "graph_captures": cuda_graphs.STATS["captures"] - before["captures"],
+            "graph_replays": cuda_graphs.STATS["replays"] - before["replays"],
+            # per-step wall time (ms) of the first block: step 1 is the full pass that stores the cache
+            "first_block_step_ms": [
+                round(1000 * (b.elapsed - a.elapsed), 2)
+                for a, b in zip(traj[: args.block_length], traj[1 : args.block_length])
+            ],
         }
     plain = outputs["none"][0][0, args.prompt_length :]
-    for name in ("prefix", "dual", "dual-eager"):
+    for name in names[1:]:
         same = (outputs[name][0][0, args.prompt_length :] == plain).float().mean().item()
         results[name]["speedup_vs_plain"] = results["none"]["seconds"] / results[name]["seconds"]
         results[name]["tokens_identical_to_plain"] = same
+    results["graph_failures"] = cuda_graphs.FAILURES
     results["device"] = torch.cuda.get_device_name()
     results["layers"] = args.layers
+    results["fused_qkv"] = not args.no_fuse
     print(json.dumps(results, indent=2))
 
 

@@ -66,6 +66,25 @@ def test_rows_from_a_fresh_cache_equal_the_full_pass(model, mode):
     torch.testing.assert_close(model(x, mask), full)
 
 
+def test_rows_at_positions_write_the_cache_and_equal_forward_rows(model):
+    """The CUDA-graph path (forward_rows_at: positions as a tensor, keys and values written into
+    the cache in place) gives forward_rows' logits, on a changed block of a stale cache."""
+    x = torch.randint(8, 256, (2, 20))
+    mask = torch.ones(2, 20, dtype=torch.bool)
+    mask[1, :3] = False
+    _, cache = model.forward_and_cache(x, mask)
+    changed = x.clone()
+    changed[:, 8:12] = torch.randint(8, 256, (2, 4))
+    expected = model.forward_rows(changed[:, 8:12], mask, 8, cache)
+    own = [(k.clone(), v.clone()) for k, v in cache]
+    got = model.forward_rows_at(changed[:, 8:12], mask, torch.arange(8, 12), own)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    # the block's rows of the copy now hold the new keys; the rest is untouched
+    assert not torch.equal(own[0][0][:, :, 8:12], cache[0][0][:, :, 8:12])
+    torch.testing.assert_close(own[0][0][:, :, :8], cache[0][0][:, :, :8], rtol=0, atol=0)
+    torch.testing.assert_close(own[-1][1][:, :, 12:], cache[-1][1][:, :, 12:], rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("cache", ["prefix", "dual"])
 @pytest.mark.parametrize("cfg", [0.0, 1.0])
 def test_cached_generation_runs_and_first_block_step_is_exact(model, cache, cfg):
@@ -105,3 +124,17 @@ def test_torch_engine_offers_the_cache(tiny_model):
     params = GenerationParams(max_steps=8, gen_length=16, block_length=4, cache="dual")
     result = engine.generate(np.array([[10, 11, 12]]), None, params)
     assert len(result.trajectory) == 8 and MASK not in result.generated_ids[0]
+
+
+def test_fused_qkv_gives_the_same_logits_and_checkpoint_names(model):
+    import copy
+
+    x = torch.randint(8, 256, (2, 12))
+    expected = model(x)
+    fused = copy.deepcopy(model).fuse_qkv()
+    torch.testing.assert_close(fused(x), expected, rtol=1e-5, atol=1e-5)
+    names = fused.state_dict_for_checkpoint()
+    for part in ("q_proj", "k_proj", "v_proj"):
+        w = names[f"model.transformer.blocks.0.{part}.weight"]
+        torch.testing.assert_close(w, model.state_dict_for_checkpoint()[f"model.transformer.blocks.0.{part}.weight"])
+        assert w.untyped_storage().data_ptr() == fused.blocks[0].qkv_weight.untyped_storage().data_ptr()
