@@ -9,6 +9,7 @@ tokens identical to the plain greedy output, and the model issue's quality figur
 words in /usr/share/dict/words, distinct word 3-gram ratio).
 
     python tests/bench/bench_fast_decoding.py [--engine auto|cpp|torch] [--prompts 20] [--threads 2]
+        [--set default|fewer-passes]
 
 An engine without a configuration (e.g. a cache mode it lacks) prints "n/a" for that row.
 """
@@ -40,6 +41,21 @@ CONFIGS: dict[str, dict[str, object]] = {
     "dual + threshold 0.9": {"cache": "dual", "decoding": "threshold", "threshold": 0.9},
 }
 
+# Ways to a third of the forward passes, side by side: fewer fixed steps (the reference sampler's
+# own knob: 3 tokens per step), Fast-dLLM's factor rule (factor 4 commits at least 3 per step,
+# more where confident), a low threshold, each with and without the dual cache.
+FEWER_PASSES: dict[str, dict[str, object]] = {
+    "plain": {},
+    "dual cache": {"cache": "dual"},
+    "fixed 1/3 steps": {"steps_div": 3},
+    "factor 4.0": {"decoding": "factor", "factor": 4.0},
+    "threshold 0.1": {"decoding": "threshold", "threshold": 0.1},
+    "dual + 1/3 steps": {"cache": "dual", "steps_div": 3},
+    "dual + factor 4.0": {"cache": "dual", "decoding": "factor", "factor": 4.0},
+    "dual + threshold 0.1": {"cache": "dual", "decoding": "threshold", "threshold": 0.1},
+}
+SETS = {"default": CONFIGS, "fewer-passes": FEWER_PASSES}
+
 
 def run_config(session: Session, prompts: list[list[int]], params: GenerationParams) -> dict[str, object]:
     passes, seconds, outputs = [], [], []
@@ -60,6 +76,7 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=20)
     ap.add_argument("--lengths", default="128,256")
     ap.add_argument("--block-length", type=int, default=32)
+    ap.add_argument("--set", choices=sorted(SETS), default="default", help="which configurations")
     args = ap.parse_args()
 
     session = Session.open(args.model, engine=args.engine, threads=args.threads)
@@ -73,7 +90,11 @@ def main() -> None:
     for length in (int(v) for v in args.lengths.split(",")):
         base = GenerationParams(max_steps=length, gen_length=length, block_length=args.block_length)
         plain = None
-        for name, changes in CONFIGS.items():
+        for name, config in SETS[args.set].items():
+            changes = dict(config)
+            if "steps_div" in changes:  # fixed steps: a fraction of the gen length, whole steps per block
+                blocks = length // args.block_length
+                changes["max_steps"] = length // int(changes.pop("steps_div")) // blocks * blocks  # type: ignore[call-overload]
             try:
                 res = run_config(session, prompts, base.with_(**changes))
             except (ValueError, EngineUnavailableError) as exc:
