@@ -57,6 +57,18 @@ def guided_logits(
     return combine_guidance(model(both, mask), cfg_scale)
 
 
+def noise_generator(device: torch.device, seed: int) -> torch.Generator:
+    """The sampler's random stream: on the CPU for CPU runs (the reference stream), on the GPU for
+    CUDA runs, where drawing a float64 uniform per vocabulary entry on the CPU and copying it over
+    would cost more than the cached model step itself (8B vocabulary: 4 M numbers per 32-row step).
+    Same distribution either way; a CUDA run's samples differ from a CPU run's with the same seed."""
+    return torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(seed)
+
+
+def _noise_device(generator: torch.Generator | None) -> torch.device:
+    return generator.device if generator is not None else torch.device("cpu")
+
+
 def propose(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
     """x0: argmax at T = 0; else one exact sample of softmax(logits / T) by Gumbel-max.
 
@@ -65,7 +77,8 @@ def propose(logits: torch.Tensor, temperature: float, generator: torch.Generator
     keeps the tail of the Gumbel distribution exact (Gumbel 1954; Maddison et al. 2014)."""
     if temperature == 0:
         return logits.argmax(dim=-1)
-    u = torch.rand(logits.shape, dtype=torch.float64, generator=generator, device="cpu").to(logits.device)
+    u = torch.rand(logits.shape, dtype=torch.float64, generator=generator, device=_noise_device(generator))
+    u = u.to(logits.device)
     # U in [0, 1): -log(-log U) is +inf only at U == 1, which never occurs; U == 0 gives -inf.
     gumbel = -torch.log(-torch.log(u))
     return (logits.double() / temperature + gumbel).argmax(dim=-1)
@@ -76,7 +89,9 @@ def confidence(
 ) -> torch.Tensor:
     """Confidence of each proposal, float64, in [0, 1] for every mode (higher = commit first)."""
     if remasking == "random":
-        return torch.rand(x0.shape, dtype=torch.float64, generator=generator, device="cpu").to(x0.device)
+        return torch.rand(x0.shape, dtype=torch.float64, generator=generator, device=_noise_device(generator)).to(
+            x0.device
+        )
     p = torch.softmax(logits.double(), dim=-1)  # max-subtracted inside softmax
     if remasking == "low_confidence":
         return p.gather(-1, x0.unsqueeze(-1)).squeeze(-1)
@@ -170,7 +185,7 @@ def generate(
     params.validate()
     B, P = prompt_ids.shape
     device = prompt_ids.device
-    generator = torch.Generator(device="cpu").manual_seed(params.seed)
+    generator = noise_generator(prompt_ids.device, params.seed)
     x = torch.cat([prompt_ids, torch.full((B, params.gen_length), mask_id, dtype=torch.long, device=device)], dim=1)
     if attention_mask is not None:
         attention_mask = torch.cat(

@@ -43,13 +43,12 @@ CONFIGS: dict[str, dict[str, object]] = {
 
 # Ways to a third of the forward passes, side by side: fewer fixed steps (the reference sampler's
 # own knob: 3 tokens per step), Fast-dLLM's factor rule (factor 4 commits at least 3 per step,
-# more where confident), a low threshold, each with and without the dual cache.
+# more where confident), each with and without the dual cache, and a low threshold with it.
 FEWER_PASSES: dict[str, dict[str, object]] = {
     "plain": {},
     "dual cache": {"cache": "dual"},
     "fixed 1/3 steps": {"steps_div": 3},
     "factor 4.0": {"decoding": "factor", "factor": 4.0},
-    "threshold 0.1": {"decoding": "threshold", "threshold": 0.1},
     "dual + 1/3 steps": {"cache": "dual", "steps_div": 3},
     "dual + factor 4.0": {"cache": "dual", "decoding": "factor", "factor": 4.0},
     "dual + threshold 0.1": {"cache": "dual", "decoding": "threshold", "threshold": 0.1},
