@@ -19,6 +19,7 @@ Kernel resolve_kernel(Kernel k) {
 namespace {
 
 constexpr int kMR = 4, kNR = 3, kMBlock = 32;
+constexpr int64_t kOwnRowsMax16Bit = 16;
 
 #ifdef LLADA_AVX2
 template <DType DT>
@@ -123,6 +124,11 @@ void matmul_wt(ThreadPool& pool, Kernel kernel, int64_t M, int64_t N, int64_t K,
 void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, const float* X, int64_t ldx,
                      const MatmulOut* outs, int n_outs, bool accumulate) {
   if (M <= 0 || n_outs <= 0) return;
+  // A few rows against 16-bit weights is bound by reading the weights, not by arithmetic. Our
+  // kernels convert in registers and read each weight once; the BLAS path converts a panel to
+  // f32 and sgemm then packs it again. 600M bf16, B 1 (tests/bench/RESULTS_engine.md): 8 rows
+  // 107 ms (own) vs 192 ms (BLAS), 32 rows 390 vs 298 ms: Auto takes ours up to 16 rows.
+  if (kernel == Kernel::Auto && outs[0].wdt != DType::F32 && M <= kOwnRowsMax16Bit) kernel = Kernel::Own;
   kernel = resolve_kernel(kernel);
   const int threads = pool.size();
   int64_t N_total = 0;

@@ -82,6 +82,19 @@ def test_matmul_kernels_on_odd_shapes(dtype: str, kernel: str) -> None:
         np.testing.assert_allclose(y, x.astype(np.float64) @ wf.T.astype(np.float64), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("dtype", ["bf16", "f16"])
+def test_auto_kernel_takes_own_kernels_for_few_rows_of_16_bit_weights(dtype: str) -> None:
+    """Up to 16 rows of bf16/f16 weights Auto runs the own kernels (weight-read bound), above that BLAS."""
+    rng = np.random.default_rng(1)
+    K, N = 96, 80
+    w = rng.standard_normal((N, K)).astype(np.float16 if dtype == "f16" else np.float32)
+    if dtype == "bf16":
+        w = (w.view(np.uint32) >> 16).astype(np.uint16)
+    for M, same_as in ((8, "own"), (16, "own"), (17, "blas"), (64, "blas")):
+        x = rng.standard_normal((M, K)).astype(np.float32)
+        np.testing.assert_array_equal(_engine.matmul(x, w, dtype, "auto", 2), _engine.matmul(x, w, dtype, same_as, 2))
+
+
 def test_bad_token_ids_raise(ckpt_f32: Checkpoint) -> None:
     cpp = CppEngine(ckpt_f32, threads=1)
     with pytest.raises(ValueError, match="outside the vocabulary"):
