@@ -92,7 +92,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "Greedy": dict(gen_length=128, block_length=32, max_steps=128, temperature=0.0, cfg_scale=0.0,
                    remasking="low_confidence"),
     "Turbo": dict(gen_length=128, block_length=16, max_steps=128, temperature=1.0, cfg_scale=0.0,
-                  remasking="low_confidence", decoding="threshold", threshold=0.9, cache="dual"),
+                  remasking="low_confidence", decoding="factor", factor=4.0, cache="dual"),
 }
 # Presets that leave a field out get its default (so picking "Fast" after "Turbo" is not parallel).
 PRESET_DEFAULTS: dict[str, Any] = dict(decoding="fixed", threshold=0.9, factor=1.0, cache="none")
@@ -102,7 +102,8 @@ PRESET_TIPS = {
     "Quality": "128 tokens in blocks of 8, one token per step, temperature 0.9: fewer made-up words.",
     "Creative": "128 tokens in blocks of 32, random reveal order, temperature 1.0: never loops, more odd words.",
     "Greedy": "128 tokens in blocks of 32, one token per step, temperature 0: deterministic, as the reference.",
-    "Turbo": "128 tokens in blocks of 16, parallel decoding (threshold 0.9) with the dual KV cache.",
+    "Turbo": "128 tokens in blocks of 16, parallel decoding (factor 4: 3 or more tokens per step) with the"
+             " dual KV cache: about 7x faster than Balanced on the bundled model, a few more made-up words.",
 }
 CUSTOM = "Custom"
 
