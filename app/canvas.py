@@ -242,6 +242,8 @@ class TokenCanvas(QWidget):
         special_w = 14
         x, y = margin, margin
         rects: list[QRectF] = []
+        shown = [bool(s) and s <= self.shown_step and self.tokens[i] not in self.special_ids
+                 for i, s in enumerate(self.revealed_at)]
         for i in range(self.gen_length):
             s = self.revealed_at[i]
             if s and s <= self.shown_step:
@@ -249,6 +251,12 @@ class TokenCanvas(QWidget):
                     w = special_w
                 else:
                     w = advance(self._cell_text(i)) + 2 * pad
+                    # A piece that does not start with a space continues the word before it ("surv" +
+                    # "ival", "France" + ","): set its text right after that word's, so words read whole.
+                    text = self.texts[i]
+                    if (i and shown[i - 1] and text and not text[0].isspace()
+                            and "\n" not in self.texts[i - 1] and x > margin):
+                        x -= gap + 2 * pad
             else:
                 w = mask_w
             if x + w > width - margin and x > margin:

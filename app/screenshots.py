@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default="screenshots")
     ap.add_argument("--model", default=None)
-    ap.add_argument("--prompt", default="the world is a w12 of w7 and the")
+    ap.add_argument("--prompt", default=None, help="default: a real sentence with --model, random-model words without")
     args = ap.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     wait_for(win.modelLoaded)
     win.chat_mode.setChecked(False)
     win.controls.apply_preset("Balanced")  # what a new user sees: the bundled model's tested default
+    if args.prompt is None:  # the random checkpoint's vocabulary is w0, w1, ...: a prompt in its words
+        real, random_words = "The sheriff rode into town just before noon, and", "the world is a w12 of w7 and the"
+        args.prompt = real if args.model else random_words
     win.prompt.setPlainText(args.prompt)
     settle()
     shot(win, "1-idle")

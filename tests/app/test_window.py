@@ -390,3 +390,20 @@ def test_replay_marks_the_block_of_the_shown_step(qtbot, make_window, tiny_ckpt)
         win.scrubber.setValue(k)
         assert win.canvas.step_blocks[k] == traj[k - 1].block
     win.canvas.grab()  # paints at a replayed step without error
+
+
+def test_canvas_sets_word_pieces_together(qtbot) -> None:  # noqa: ANN001
+    """A token that does not start with a space continues the word before it ("surv" + "ival",
+    "France" + ","): its text is placed right after that word's, words stay apart."""
+    from app.canvas import TokenCanvas
+
+    canvas = TokenCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(800, 300)
+    canvas.reset(5, 5)
+    canvas.absorb(1, 0, (0, 1, 2, 3, 4), (10, 11, 12, 13, 14), (0.5,) * 5, (" surv", "ival", " of", " France", ","))
+    r = canvas._layout()
+    inside_word = r[1].left() - r[0].right()
+    between_words = r[2].left() - r[1].right()
+    assert inside_word < 0 < between_words  # the piece's cell overlaps its word's padding
+    assert r[4].left() - r[3].right() == inside_word
