@@ -78,7 +78,7 @@ class Block(nn.Module):
             return
         with torch.no_grad():
             fused = torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight], dim=0)
-            q, k, v = fused.split(self.qkv_sizes, dim=0)
+            q, k, v = torch.split(fused, self.qkv_sizes, dim=0)
             self.q_proj.weight, self.k_proj.weight, self.v_proj.weight = (
                 nn.Parameter(t, requires_grad=False) for t in (q, k, v)
             )
@@ -104,7 +104,7 @@ class Block(nn.Module):
         B, R, _ = x.shape
         n = self.attn_norm(x)
         if self.qkv_weight is not None:  # one matrix product instead of three (fuse_qkv)
-            q, k, v = F.linear(n, self.qkv_weight).split(self.qkv_sizes, dim=-1)
+            q, k, v = torch.split(F.linear(n, self.qkv_weight), self.qkv_sizes, dim=-1)
         else:
             q, k, v = self.q_proj(n), self.k_proj(n), self.v_proj(n)
         q = q.view(B, R, self.n_heads, self.head_dim).transpose(1, 2)
