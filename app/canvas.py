@@ -242,23 +242,24 @@ class TokenCanvas(QWidget):
         special_w = 14
         x, y = margin, margin
         rects: list[QRectF] = []
-        shown = [bool(s) and s <= self.shown_step and self.tokens[i] not in self.special_ids
-                 for i, s in enumerate(self.revealed_at)]
+        after_text = False  # the cell before is revealed text that does not end a line
         for i in range(self.gen_length):
             s = self.revealed_at[i]
+            is_text = False
             if s and s <= self.shown_step:
                 if self.tokens[i] in self.special_ids:
                     w = special_w
                 else:
+                    is_text = True
                     w = advance(self._cell_text(i)) + 2 * pad
                     # A piece that does not start with a space continues the word before it ("surv" +
                     # "ival", "France" + ","): set its text right after that word's, so words read whole.
                     text = self.texts[i]
-                    if (i and shown[i - 1] and text and not text[0].isspace()
-                            and "\n" not in self.texts[i - 1] and x > margin):
+                    if after_text and text and not text[0].isspace() and x > margin:
                         x -= gap + 2 * pad
             else:
                 w = mask_w
+            after_text = is_text and "\n" not in self.texts[i]
             if x + w > width - margin and x > margin:
                 x = margin
                 y += h + gap

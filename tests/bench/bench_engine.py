@@ -113,6 +113,16 @@ print(json.dumps(dict(base=base, peak=hwm(), file=ck.file_bytes)))
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+# The sampler tables' two runs: batch 1, and batch 1 with CFG (2 rows per forward).
+SAMPLER_RUNS = (("B 1", 0.0), ("B 1 + CFG", 1.0))
+
+
+def engine_pair(name: str, folder: Path, torch_engine: type) -> tuple[object, object]:
+    """The C++ engine and the torch reference on the same f32 checkpoint, 2 threads each."""
+    ck = load_checkpoint(checkpoint(name, "f32", folder))
+    return CppEngine(ck, threads=THREADS), torch_engine(ck, threads=THREADS)
+
+
 class _Sampler:
     """A whole generate() run behind the forward_logits name time_pair calls."""
 
@@ -132,10 +142,9 @@ def bench_generate(models: list[str], folder: Path, repeats: int, torch_engine: 
     print("|---|---|---|---|---|")
     rng = np.random.default_rng(0)
     for name in models:
-        ck = load_checkpoint(checkpoint(name, "f32", folder))
-        cpp, ref = CppEngine(ck, threads=THREADS), torch_engine(ck, threads=THREADS)
+        cpp, ref = engine_pair(name, folder, torch_engine)
         prompt = rng.integers(32, VOCAB, size=(1, 192))
-        for label, cfg in (("B 1", 0.0), ("B 1 + CFG", 1.0)):
+        for label, cfg in SAMPLER_RUNS:
             params = GenerationParams(max_steps=4, gen_length=64, block_length=64, cfg_scale=cfg)
 
             t_cpp, t_ref = time_pair(_Sampler(cpp, params), _Sampler(ref, params), prompt, repeats)
@@ -170,10 +179,9 @@ def bench_cache(models: list[str], folder: Path, repeats: int, torch_engine: typ
     print("|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(0)
     for name in models:
-        ck = load_checkpoint(checkpoint(name, "f32", folder))
-        cpp, ref = CppEngine(ck, threads=THREADS), torch_engine(ck, threads=THREADS)
+        cpp, ref = engine_pair(name, folder, torch_engine)
         prompt = rng.integers(32, VOCAB, size=(1, 128))
-        for label, cfg in (("B 1", 0.0), ("B 1 + CFG", 1.0)):
+        for label, cfg in SAMPLER_RUNS:
             base = None
             for cache in ("none", "prefix", "dual"):
                 params = GenerationParams(max_steps=64, gen_length=128, block_length=32, cfg_scale=cfg, cache=cache)
