@@ -243,9 +243,10 @@ class TokenCanvas(QWidget):
         x, y = margin, margin
         rects: list[QRectF] = []
         after_text = False  # the cell before is revealed text that does not end a line
+        word_start = 0  # first cell of the word the current cell belongs to
         for i in range(self.gen_length):
             s = self.revealed_at[i]
-            is_text = False
+            is_text = joined = False
             if s and s <= self.shown_step:
                 if self.tokens[i] in self.special_ids:
                     w = special_w
@@ -255,13 +256,22 @@ class TokenCanvas(QWidget):
                     # A piece that does not start with a space continues the word before it ("surv" +
                     # "ival", "France" + ","): set its text right after that word's, so words read whole.
                     text = self.texts[i]
-                    if after_text and text and not text[0].isspace() and x > margin:
+                    joined = after_text and bool(text) and not text[0].isspace() and x > margin
+                    if joined:
                         x -= gap + 2 * pad
             else:
                 w = mask_w
+            if not joined:
+                word_start = i
             after_text = is_text and "\n" not in self.texts[i]
             if x + w > width - margin and x > margin:
-                x = margin
+                if joined and rects[word_start].x() > margin:  # carry the whole word to the next line
+                    shift = rects[word_start].x() - margin
+                    for r in rects[word_start:]:
+                        r.translate(-shift, h + gap)
+                    x -= shift
+                else:
+                    x = margin
                 y += h + gap
             rects.append(QRectF(x, y, w, h))
             x += w + gap

@@ -407,3 +407,21 @@ def test_canvas_sets_word_pieces_together(qtbot) -> None:  # noqa: ANN001
     between_words = r[2].left() - r[1].right()
     assert inside_word < 0 < between_words  # the piece's cell overlaps its word's padding
     assert r[4].left() - r[3].right() == inside_word
+
+
+def test_canvas_carries_a_whole_word_to_the_next_line(qtbot) -> None:  # noqa: ANN001
+    """A word made of several pieces wraps as one: its pieces never end up on two lines."""
+    from app.canvas import TokenCanvas
+
+    canvas = TokenCanvas()
+    qtbot.addWidget(canvas)
+    canvas.reset(40, 40)
+    texts = tuple(" good" if i % 2 == 0 else "-humoured" for i in range(40))
+    canvas.absorb(1, 0, tuple(range(40)), tuple(range(10, 50)), (0.5,) * 40, texts)
+    for width in (180, 260, 333, 420):
+        canvas.resize(width, 600)
+        canvas._layout_cache = None
+        r = canvas._layout()
+        for i in range(0, 40, 2):
+            assert r[i].y() == r[i + 1].y(), (width, i)  # "good" and "-humoured" on one line
+            assert r[i + 1].right() <= width
