@@ -14,7 +14,9 @@ from types import ModuleType
 from typing import TextIO
 
 from . import cli_generate
+from .cli_generate import UsageError
 from .errors import CheckpointError, EngineUnavailableError
+from .params import ParamError
 
 # The commands, in the order `--help` lists them.
 COMMANDS: tuple[ModuleType, ...] = (cli_generate,)
@@ -31,10 +33,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     stream = out or sys.stdout
     try:
         return int(args.run(args, stream))
+    except UsageError as exc:
+        print(f"llada-studio {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ParamError as exc:  # named as the option the user typed (--steps, not max_steps)
+        print(f"llada-studio: error: {exc.describe('flag')}", file=sys.stderr)
+        return 2
     except (CheckpointError, EngineUnavailableError, ValueError) as exc:
         print(f"llada-studio: error: {exc}", file=sys.stderr)
         return 2

@@ -1,8 +1,10 @@
 """`llada-studio generate PROMPT [options]`: one generation, drawn live in a terminal.
 
-In a terminal the reveal is shown live (masks visible, step k/n); `--json` prints one JSON
-object with the prompt and generated ids, the text, the parameters, the whole trajectory and
-the timings.
+In a terminal the reveal is shown live (masks visible, step k/n) and ends with a summary line;
+piped, the passage (prompt + answer) is printed once; `--json` prints one JSON object with the
+prompt and generated ids, the text, the parameters, the whole trajectory and the timings.
+The sampler options come from the parameter declarations in core/params.py. Ctrl+C stops at the
+next step: the partial text, "stopped after k of n steps", exit status 130.
 """
 
 from __future__ import annotations
@@ -10,15 +12,23 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 from .engine import ENGINE_KINDS
-from .events import StepEvent
-from .params import CACHE_MODES, DECODING_MODES, REMASKING_MODES, GenerationParams, recommended_params
-from .session import Session
+from .events import CancelToken, StepEvent
+from .params import SPECS, GenerationParams, ParamError, plural, recommended_params
+from .session import MASK_PLACEHOLDER, Session, count_masked, passage
 
-MASK_GLYPH = "░"
+EXIT_INTERRUPTED = 130  # the shell's status for a command stopped by Ctrl+C (128 + SIGINT)
+
+
+class UsageError(Exception):
+    """A mistake in the command line (exit status 2, like argparse's own)."""
 
 
 def _prompt_ids(text: str) -> list[int]:
@@ -31,46 +41,28 @@ def _prompt_ids(text: str) -> list[int]:
     return ids
 
 
+def _add_param_options(parser: argparse.ArgumentParser) -> None:
+    """One option per declared generation parameter, defaulting to the recommended settings."""
+    defaults = recommended_params()
+    for s in SPECS:
+        default = getattr(defaults, s.name)
+        if isinstance(default, bool):
+            parser.add_argument(s.flag, dest=s.name, action="store_true", default=default, help=s.help)
+        elif s.choices:
+            parser.add_argument(
+                s.flag, dest=s.name, default=default, choices=s.choices, help=f"{s.help} (default %(default)s)"
+            )
+        else:
+            kind = int if isinstance(default, int) else float
+            parser.add_argument(s.flag, dest=s.name, type=kind, default=default, help=f"{s.help} (default %(default)s)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     gen = sub.add_parser("generate", help="generate text from a prompt")
     gen.set_defaults(run=run)
     gen.add_argument("prompt", nargs="?", default=None, help="prompt text (omit with --prompt-ids)")
     gen.add_argument("--model", help="checkpoint folder (default: the bundled model)")
-    defaults = recommended_params()
-    gen.add_argument("--steps", type=int, default=defaults.max_steps, help="sampling steps (default %(default)s)")
-    gen.add_argument(
-        "--gen-length", type=int, default=defaults.gen_length, help="tokens to generate (default %(default)s)"
-    )
-    gen.add_argument(
-        "--block-length",
-        type=int,
-        default=defaults.block_length,
-        help="semi-autoregressive block length (default %(default)s)",
-    )
-    gen.add_argument("--temperature", type=float, default=defaults.temperature, help="0 = greedy (default %(default)s)")
-    gen.add_argument("--cfg-scale", type=float, default=defaults.cfg_scale, help="classifier-free guidance, 0 = off")
-    gen.add_argument(
-        "--remasking", default=defaults.remasking, choices=REMASKING_MODES, help="which proposals to commit first"
-    )
-    gen.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
-    gen.add_argument("--logits-eos-inf", action="store_true", help="never propose EOS")
-    gen.add_argument("--confidence-eos-eot-inf", action="store_true", help="commit EOS/EOT proposals last")
-    gen.add_argument(
-        "--decoding",
-        default=defaults.decoding,
-        choices=DECODING_MODES,
-        help="fixed: the reference schedule; threshold/factor: parallel decoding (Fast-dLLM)",
-    )
-    gen.add_argument(
-        "--threshold", type=float, default=defaults.threshold, help="confidence threshold for --decoding threshold"
-    )
-    gen.add_argument("--factor", type=float, default=defaults.factor, help="factor for --decoding factor")
-    gen.add_argument(
-        "--cache",
-        default=defaults.cache,
-        choices=CACHE_MODES,
-        help="block KV cache (approximate): none, prefix or dual",
-    )
+    _add_param_options(gen)
     gen.add_argument(
         "--engine", default="auto", choices=(*ENGINE_KINDS, "auto"), help="cpp (default when built) or torch"
     )
@@ -80,6 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     gen.add_argument("--chat", action="store_true", help="wrap the prompt in the model's chat template")
     gen.add_argument("--json", action="store_true", help="print one JSON object instead of the live view")
     gen.add_argument("--no-live", action="store_true", help="print only the final text")
+    gen.add_argument(
+        "--answer-only", action="store_true", help="print only the generated answer, not the prompt before it"
+    )
 
 
 class LiveView:
@@ -96,8 +91,8 @@ class LiveView:
     def _render(self, header: str) -> str:
         texts = self.session.tokenizer.token_texts([t for t in self.ids if t is not None])
         it = iter(texts)
-        body = "".join(MASK_GLYPH if t is None else next(it) for t in self.ids)
-        return f"{header}\n{self.prompt}{body}"
+        body = "".join(MASK_PLACEHOLDER if t is None else next(it) for t in self.ids)
+        return f"{header}\n{passage(self.prompt, body)}"
 
     def draw(self, header: str) -> None:
         width = max(20, shutil.get_terminal_size().columns)
@@ -115,27 +110,57 @@ class LiveView:
             self.ids[pos] = tok
         total = f"≤{event.total_steps}" if self.dynamic else str(event.total_steps)
         where = f"block {event.block + 1}/{event.num_blocks} · {event.elapsed:.1f} s"
-        self.draw(f"step {event.step}/{total} · forward passes {event.forward_passes} · {where}")
+        passes = plural(event.forward_passes, "forward pass", "forward passes")
+        self.draw(f"step {event.step}/{total} · {passes} · {where}")
+
+
+@contextmanager
+def _ctrl_c_cancels(cancel: CancelToken) -> Iterator[None]:
+    """While generating, Ctrl+C sets the cancel token (the engine stops before its next forward)
+    instead of raising KeyboardInterrupt through the C++ callback; a second Ctrl+C quits."""
+    try:
+        previous = signal.getsignal(signal.SIGINT)
+    except ValueError:  # not the main thread: no signal handling there
+        yield
+        return
+
+    def handler(_signum: int, _frame: Any) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _params(args: argparse.Namespace) -> GenerationParams:
+    try:
+        return GenerationParams(**{s.name: getattr(args, s.name) for s in SPECS})
+    except ParamError as exc:
+        raise UsageError(exc.describe("flag")) from exc
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     if args.prompt is None and args.prompt_ids is None:
-        raise SystemExit("llada-studio generate: give a PROMPT or --prompt-ids 1,2,3")
-    params = GenerationParams(
-        max_steps=args.steps,
-        gen_length=args.gen_length,
-        block_length=args.block_length,
-        temperature=args.temperature,
-        cfg_scale=args.cfg_scale,
-        remasking=args.remasking,
-        logits_eos_inf=args.logits_eos_inf,
-        confidence_eos_eot_inf=args.confidence_eos_eot_inf,
-        seed=args.seed,
-        decoding=args.decoding,
-        threshold=args.threshold,
-        factor=args.factor,
-        cache=args.cache,
-    )
+        raise UsageError("give a PROMPT or --prompt-ids 1,2,3")
+    if args.prompt is not None and args.prompt_ids is None and not args.prompt.strip():
+        # The window refuses an empty prompt too: there is nothing for the model to continue.
+        raise UsageError("the prompt is empty: give some text to continue from, or raw ids with --prompt-ids")
+    params = _params(args)
+    if params.idle_steps:
+        useful = params.gen_length
+        print(
+            f"llada-studio: warning: {params.max_steps} steps for {plural(params.gen_length, 'token')}: "
+            f"{plural(params.idle_steps, 'step')} will reveal nothing; use --steps {useful} or fewer",
+            file=sys.stderr,
+        )
     t0 = time.perf_counter()
     session = Session.open(args.model, engine=args.engine, device=args.device, threads=args.threads)
     load_s = time.perf_counter() - t0
@@ -143,15 +168,28 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         prompt_ids = list(args.prompt_ids)
         vocab = session.checkpoint.config.embedding_size
         if max(prompt_ids) >= vocab:
-            raise ValueError(f"--prompt-ids: id {max(prompt_ids)} is outside the vocabulary (0..{vocab - 1})")
+            raise UsageError(f"--prompt-ids: id {max(prompt_ids)} is outside the vocabulary (0..{vocab - 1})")
     else:
         prompt_ids = session.encode(args.prompt, chat=args.chat)
+    # What stands before the answer in the printed passage (a chat answer stands alone).
+    prompt_text = "" if args.chat or args.prompt is None else args.prompt
     live = None
     if not args.json and not args.no_live and out.isatty():
-        live = LiveView(session, params.gen_length, out, args.prompt or "")
+        live = LiveView(session, params.gen_length, out, "" if args.answer_only else prompt_text)
         live.dynamic = params.dynamic_steps
-        live.draw(f"{session.description} · step 0/{params.max_steps}")
-    result = session.generate_ids([prompt_ids], params, live.on_step if live else None)
+        live.draw(f"{session.description} · step 0/{params.step_budget}")
+    cancel = CancelToken()
+    with _ctrl_c_cancels(cancel):
+        result = session.generate_ids([prompt_ids], params, live.on_step if live else None, cancel)
+    answer = result.texts[0]
+    steps = len(result.trajectory)
+    stopped = (
+        f"stopped after {steps} of {plural(params.step_budget, 'step')}"
+        f" ({plural(count_masked(result.generated_ids[0], session.checkpoint.mask_id), 'position')}"
+        f" still masked, shown as {MASK_PLACEHOLDER})"
+        if result.cancelled
+        else ""
+    )
     if args.json:
         payload: dict[str, Any] = {
             "model": str(session.checkpoint.path),
@@ -160,7 +198,9 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             "prompt": args.prompt,
             "prompt_ids": prompt_ids,
             "generated_ids": list(result.generated_ids[0]),
-            "text": result.texts[0],
+            "text": answer,
+            "passage": passage(prompt_text, answer),
+            "cancelled": result.cancelled,
             "params": params.to_dict()
             | {"mask_id": params.mask_id if params.mask_id is not None else session.checkpoint.mask_id},
             "trajectory": [e.to_json() for e in result.trajectory],
@@ -168,14 +208,19 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         }
         json.dump(payload, out, ensure_ascii=False)
         out.write("\n")
+    elif live is None:
+        out.write((answer.lstrip() if args.answer_only else passage(prompt_text, answer)) + "\n")
     else:
+        # The live frame already shows the whole text: add only the summary under it.
+        total = result.timings.get("total_s", 0.0)
+        passes = result.trajectory[-1].forward_passes if result.trajectory else 0
+        summary = (
+            f"{plural(steps, 'step')}, {plural(passes, 'forward pass', 'forward passes')}, {total:.2f} s, "
+            f"{params.gen_length / max(total, 1e-9):.1f} tokens/s, {session.description}"
+        )
+        out.write(f"\n[{stopped or summary}]\n")
+    if result.cancelled:
         if live is None:
-            out.write(result.texts[0] + "\n")
-        else:
-            total = result.timings.get("total_s", 0.0)
-            passes = result.trajectory[-1].forward_passes if result.trajectory else 0
-            out.write(
-                f"\n{result.texts[0]}\n\n[{len(result.trajectory)} steps, {passes} forward passes, {total:.2f} s, "
-                f"{params.gen_length / max(total, 1e-9):.1f} tokens/s, {session.description}]\n"
-            )
+            print(f"llada-studio: {stopped}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0

@@ -14,10 +14,25 @@ from .batching import left_pad
 from .checkpoint import Checkpoint, LoadProgress, load_checkpoint
 from .engine import Engine, create_engine
 from .events import CancelToken, GenerationResult, StepCallback
-from .params import GenerationParams
+from .params import GenerationParams, ParamError, plural
 from .resources import bundled_model_dir
 
 ChatMessage = dict[str, str]
+
+# How a still-masked position reads in text (the CLI's live view draws masks the same way).
+MASK_PLACEHOLDER = "░"
+
+
+def passage(prompt: str, answer: str) -> str:
+    """The prompt followed by its continuation, as one text: the answer's leading space (its
+    first token starts a word) is kept once, never doubled and never lost."""
+    if prompt and prompt[-1].isspace() and answer[:1].isspace():
+        return prompt + answer.lstrip()
+    return prompt + answer
+
+
+def count_masked(ids: Sequence[int], mask_id: int) -> int:
+    return sum(1 for t in ids if t == mask_id)
 
 
 class Session:
@@ -48,7 +63,7 @@ class Session:
     @property
     def description(self) -> str:
         e = self.engine
-        return f"{self.checkpoint.name} · {e.name} engine · {e.device} · {e.threads} threads"
+        return f"{self.checkpoint.name} · {e.name} engine · {e.device} · {plural(e.threads, 'thread')}"
 
     # -- prompts ---------------------------------------------------------------------------
     def encode(self, prompt: str, chat: bool = False, history: Sequence[ChatMessage] = ()) -> list[int]:
@@ -59,14 +74,32 @@ class Session:
         return self.tokenizer.encode(prompt)
 
     def decode(self, ids: Sequence[int]) -> str:
-        """Text of generated ids, stopping at the first EOS/EOT (what follows is padding)."""
+        """Text of generated ids, stopping at the first EOS/EOT (what follows is padding).
+
+        Positions still masked (a stopped run) are shown as MASK_PLACEHOLDER, one per token, so a
+        copied or printed partial answer never silently loses them."""
         stop = {self.checkpoint.eos_id, self.checkpoint.eot_id}
         cut = list(ids)
         for i, t in enumerate(cut):
             if t in stop:
                 cut = cut[:i]
                 break
-        return self.tokenizer.decode(cut)
+        mask = self.checkpoint.mask_id
+        if mask not in cut:
+            return self.tokenizer.decode(cut)
+        parts: list[str] = []
+        run: list[int] = []
+        for t in cut:
+            if t == mask:
+                if run:
+                    parts.append(self.tokenizer.decode(run))
+                    run = []
+                parts.append(MASK_PLACEHOLDER)
+            else:
+                run.append(t)
+        if run:
+            parts.append(self.tokenizer.decode(run))
+        return "".join(parts)
 
     # -- generation ------------------------------------------------------------------------
     def generate_ids(
@@ -80,9 +113,10 @@ class Session:
         total = ids.shape[1] + params.gen_length
         limit = self.checkpoint.config.max_sequence_length
         if total > limit:
-            raise ValueError(
-                f"prompt ({ids.shape[1]} tokens) + gen_length ({params.gen_length}) = {total} exceeds "
-                f"the model's max_sequence_length ({limit}); shorten the prompt or gen_length"
+            raise ParamError(
+                "gen_length",
+                f"prompt ({ids.shape[1]} tokens) + {{0}} ({params.gen_length}) = {total} exceeds "
+                f"the model's max_sequence_length ({limit}); shorten the prompt or {{0}}",
             )
         attention = mask if not mask.all() else None
         result = self.engine.generate(ids, attention, params, on_step, cancel)

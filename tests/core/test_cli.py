@@ -87,3 +87,72 @@ def test_errors_are_clear(tiny_model, tmp_path, capsys):
         main(["generate", "hello", "--remasking", "nope"])
     with pytest.raises(SystemExit):
         main(["generate", "--prompt-ids", "a,b"])
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_ctrl_c_prints_the_partial_text_and_exits_130(tiny_model, monkeypatch, capsys):
+    """Ctrl+C during the live view: no traceback, the partial text, "stopped after k of n", 130."""
+    import os
+    import signal
+
+    from core.session import Session
+
+    original = Session.generate_ids
+
+    def interrupted(self, prompts, params, on_step=None, cancel=None):
+        def step(event):
+            if on_step is not None:
+                on_step(event)
+            if event.step == 2:
+                os.kill(os.getpid(), signal.SIGINT)  # what the terminal sends on Ctrl+C
+
+        return original(self, prompts, params, step, cancel)
+
+    monkeypatch.setattr(Session, "generate_ids", interrupted)
+    out = _Tty()
+    assert main(["generate", "hello", "--model", str(tiny_model), *ARGS], out) == 130
+    text = out.getvalue()
+    assert "stopped after 2 of 8 steps" in text and "still masked, shown as ░" in text
+    assert "Traceback" not in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_live_view_prints_the_text_once_with_the_prompt(tiny_model):
+    out = _Tty()
+    assert main(["generate", "Once upon", "--model", str(tiny_model), *ARGS, "--temperature", "0"], out) == 0
+    frames = out.getvalue().split("\x1b[J")
+    last = frames[-1]
+    # the final frame holds the prompt and the text once, then only the summary line
+    assert last.count("Once upon") == 1 and last.rstrip("\n").splitlines()[-1].startswith("[8 steps, 8 forward passes")
+    piped = io.StringIO()
+    assert main(["generate", "Once upon", "--model", str(tiny_model), *ARGS, "--temperature", "0"], piped) == 0
+    body = piped.getvalue().rstrip("\n")
+    answer = io.StringIO()
+    assert main(["generate", "Once upon", "--model", str(tiny_model), *ARGS, "--temperature", "0", "--answer-only"],
+                answer) == 0
+    assert body.startswith("Once upon") and not answer.getvalue().startswith((" ", "Once upon"))
+
+
+def test_usage_errors_exit_2_and_name_the_option(tiny_model, capsys):
+    assert main(["generate", "--model", str(tiny_model)]) == 2  # no prompt at all
+    assert "give a PROMPT" in capsys.readouterr().err
+    assert main(["generate", "", "--model", str(tiny_model)]) == 2  # empty prompt, as the window refuses it
+    assert "the prompt is empty" in capsys.readouterr().err
+    assert main(["generate", "hi", "--model", str(tiny_model), "--steps", "7", "--gen-length", "16",
+                 "--block-length", "8"]) == 2
+    err = capsys.readouterr().err
+    assert "--steps (7)" in err and "max_steps" not in err and "gen_length" not in err
+    assert main(["generate", "hi", "--seed", str(2**64)]) == 2
+    assert "--seed must be at most" in capsys.readouterr().err
+
+
+def test_more_steps_than_tokens_warns(tiny_model, capsys):
+    out = io.StringIO()
+    args = ["generate", "hi", "--model", str(tiny_model), "--engine", "torch", "--steps", "32", "--gen-length", "8",
+            "--block-length", "8"]
+    assert main(args, out) == 0
+    assert "32 steps for 8 tokens: 24 steps will reveal nothing; use --steps 8 or fewer" in capsys.readouterr().err

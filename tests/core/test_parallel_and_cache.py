@@ -108,7 +108,7 @@ def test_params_validate_new_options():
         GenerationParams(decoding="fast")
     with pytest.raises(ValueError, match="valid modes: none, prefix, dual"):
         GenerationParams(cache="full")
-    with pytest.raises(ValueError, match="threshold must be in"):
+    with pytest.raises(ValueError, match="threshold must be at most 1"):
         GenerationParams(threshold=1.5)
     with pytest.raises(ValueError, match="factor must be"):
         GenerationParams(factor=0)
