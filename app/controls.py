@@ -1,8 +1,8 @@
 """The sampler controls: sliders that offer only valid values, presets, and the request they build.
 
-Each control is one `Control` row described by a `ControlSpec`, so a new parameter (issue 7
-may add parallel decoding and a KV cache) is one more entry in `CONTROL_SPECS` plus, if its
-valid values depend on others, a line in `ControlsPanel._constrain`.
+Labels and tooltips come from the parameters' declarations in core.params. The everyday controls
+come first; the expert ones (decoding, threshold, factor, KV cache, the EOS options) sit under a
+collapsed "Advanced" section.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.params import CACHE_MODES, DECODING_MODES, REMASKING_MODES, GenerationParams
+from core.params import CACHE_MODES, DECODING_MODES, REMASKING_MODES, SPECS, GenerationParams, plural
 
 GEN_LENGTHS: tuple[int, ...] = (16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 TEMPERATURES: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(0, 41))  # 0 .. 2
@@ -175,31 +175,34 @@ class ChoiceSlider(QWidget):
 
 @dataclass(frozen=True)
 class ControlSpec:
+    """A control's label and tooltip: the parameter's declaration in core.params, with the
+    window's own longer tooltip where the command line's help is too terse."""
+
     key: str  # the GenerationParams field
     label: str
     tip: str
 
 
-CONTROL_SPECS: tuple[ControlSpec, ...] = (
-    ControlSpec("gen_length", "Length", "Generation length: how many tokens to generate (masked positions)."),
-    ControlSpec("block_length", "Block length",
-                "Semi-autoregressive block size. Only divisors of the generation length are offered."),
-    ControlSpec("max_steps", "Steps",
-                "Sampling steps (forward passes). Only multiples of the number of blocks are offered; "
-                "fewer steps reveal more tokens per step."),
-    ControlSpec("temperature", "Temperature", "Gumbel-noise temperature. 0 is greedy (deterministic)."),
-    ControlSpec("cfg_scale", "CFG scale",
-                "Classifier-free guidance strength. 0 turns it off; above 0 doubles the compute per step."),
-    ControlSpec("remasking", "Remasking", "Which predicted tokens to keep each step; the rest are remasked."),
-    ControlSpec("seed", "Seed", "Random seed (for temperature > 0 and random remasking)."),
-    ControlSpec("logits_eos_inf", "Suppress EOS",
-                "Set the end-of-text logit to -inf so the model cannot end the text early."),
-    ControlSpec("confidence_eos_eot_inf", "Never keep EOS/EOT first",
-                "Give EOS/EOT tokens -inf confidence so they are revealed last."),
-    ControlSpec("decoding", "Decoding", "How many tokens a step commits: a fixed schedule, or parallel decoding."),
-    ControlSpec("threshold", "Threshold", "Parallel (threshold): commit proposals at least this confident."),
-    ControlSpec("factor", "Factor", "Parallel (factor): larger commits more tokens per step."),
-    ControlSpec("cache", "KV cache", "Reuse attention keys and values across steps (faster, approximate)."),
+# Tooltips longer than the declaration's help (which the command line shows).
+_TIPS = {
+    "gen_length": "Generation length: how many tokens to generate (masked positions).",
+    "block_length": "Semi-autoregressive block size. Only divisors of the generation length are offered.",
+    "max_steps": "Sampling steps (forward passes). Only multiples of the number of blocks are offered; "
+                 "fewer steps reveal more tokens per step.",
+    "temperature": "Gumbel-noise temperature. 0 is greedy (deterministic).",
+    "cfg_scale": "Classifier-free guidance strength. 0 turns it off; above 0 doubles the compute per step.",
+    "remasking": "Which predicted tokens to keep each step; the rest are remasked.",
+    "seed": "Random seed (for temperature > 0 and random remasking). A new one is drawn for every run "
+            "unless “Keep” is ticked.",
+    "logits_eos_inf": "Set the end-of-text logit to -inf so the model cannot end the text early.",
+    "confidence_eos_eot_inf": "Give EOS/EOT tokens -inf confidence so they are revealed last.",
+    "decoding": "How many tokens a step commits: a fixed schedule, or parallel decoding.",
+    "threshold": "Parallel (threshold): commit proposals at least this confident.",
+    "factor": "Parallel (factor): larger commits more tokens per step.",
+    "cache": "Reuse attention keys and values across steps (faster, approximate).",
+}
+CONTROL_SPECS: tuple[ControlSpec, ...] = tuple(
+    ControlSpec(p.name, p.label, _TIPS.get(p.name, p.help[:1].upper() + p.help[1:] + ".")) for p in SPECS
 )
 SPEC = {s.key: s for s in CONTROL_SPECS}
 
@@ -236,8 +239,11 @@ class ControlsPanel(QWidget):
                                        Qt.ItemDataRole.ToolTipRole)
         self.seed = describe(QSpinBox(), s["seed"].label, s["seed"].tip)
         self.seed.setRange(0, SEED_MAX)
-        self.seed_dice = describe(QToolButton(), "New random seed", "Pick a new random seed")
-        self.seed_dice.setText("⚄")
+        self.seed_dice = describe(QToolButton(), "New random seed", "Pick a new random seed now")
+        self.seed_dice.setText("New")
+        self.seed_lock = describe(QCheckBox("Keep"), "Keep this seed",
+                                  "Keep this seed for every run (same prompt and settings give the same text); "
+                                  "unticked, every run draws a new seed")
         self.logits_eos_inf = describe(QCheckBox(s["logits_eos_inf"].label), s["logits_eos_inf"].label,
                                        s["logits_eos_inf"].tip)
         self.confidence_eos_eot_inf = describe(
@@ -271,6 +277,7 @@ class ControlsPanel(QWidget):
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(self.seed_dice)
+        seed_row.addWidget(self.seed_lock)
         form.addRow(s["seed"].label, seed_row)
         speed = QFormLayout()
         speed.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -279,16 +286,28 @@ class ControlsPanel(QWidget):
         speed.addRow(s["factor"].label, self.factor)
         speed.addRow(s["cache"].label, self.cache)
         self._speed_form = speed
+        self.advanced_toggle = describe(QToolButton(), "Advanced settings",
+                                        "Show or hide the expert settings: parallel decoding, KV cache, EOS options")
+        self.advanced_toggle.setText("Advanced")
+        self.advanced_toggle.setCheckable(True)
+        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced_toggle.setObjectName("advancedToggle")
+        self.advanced = QWidget()
+        self.advanced.setAccessibleName("Advanced settings")
+        adv = QVBoxLayout(self.advanced)
+        adv.setContentsMargins(0, 0, 0, 0)
+        adv.addLayout(speed)
+        adv.addWidget(self.logits_eos_inf)
+        adv.addWidget(self.confidence_eos_eot_inf)
+        self.advanced.setVisible(False)
+        self.advanced_toggle.toggled.connect(self.show_advanced)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
-        lay.addWidget(self.logits_eos_inf)
-        lay.addWidget(self.confidence_eos_eot_inf)
-        title = QLabel("Speed-ups")
-        title.setObjectName("sectionTitle")
-        lay.addSpacing(6)
-        lay.addWidget(title)
-        lay.addLayout(speed)
         lay.addWidget(self.summary)
+        lay.addSpacing(6)
+        lay.addWidget(self.advanced_toggle)
+        lay.addWidget(self.advanced)
         lay.addStretch(1)
 
         self.gen_length.setValue(128)
@@ -306,6 +325,20 @@ class ControlsPanel(QWidget):
         self.preset.currentTextChanged.connect(self._on_preset)
         self.seed_dice.clicked.connect(self._new_seed)
         self.apply_preset("Balanced")
+
+    def show_advanced(self, shown: bool) -> None:
+        self.advanced_toggle.setChecked(shown)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        self.advanced.setVisible(shown)
+
+    def next_seed(self) -> int:
+        """The seed for the next run: a new one unless the seed is kept."""
+        if not self.seed_lock.isChecked():
+            self.draw_seed()
+        return int(self.seed.value())
+
+    def draw_seed(self) -> None:
+        self._new_seed()
 
     # -- the request -------------------------------------------------------------------------
     def params(self) -> GenerationParams:
@@ -410,16 +443,17 @@ class ControlsPanel(QWidget):
     def _new_seed(self) -> None:
         import random
 
+        self.seed.blockSignals(True)  # a drawn seed does not make the preset "Custom"
         self.seed.setValue(random.randint(0, 99_999))
+        self.seed.blockSignals(False)
 
     def _update_summary(self) -> None:
         self._update_enabled()
         p = self.params()
-        blocks = f"{p.num_blocks} block{'s' if p.num_blocks != 1 else ''} of {p.block_length} tokens"
+        blocks = f"{plural(p.num_blocks, 'block')} of {plural(p.block_length, 'token')}"
         if p.decoding == "fixed":
             per_step = p.gen_length / p.max_steps
-            text = (f"{blocks}, {p.steps_per_block} steps each · {per_step:g} "
-                    f"token{'s' if per_step != 1 else ''} per step")
+            text = f"{blocks}, {plural(p.steps_per_block, 'step')} each · {plural(per_step, 'token')} per step"
         else:
             text = f"{blocks}, as many steps as each block needs (at most {p.gen_length} in all)"
         if p.cache != "none":
@@ -437,6 +471,8 @@ class ControlsPanel(QWidget):
                 settings.setValue(k, v)
         settings.endGroup()
         settings.setValue("preset", self.preset.currentText())
+        settings.setValue("seed_locked", self.seed_lock.isChecked())
+        settings.setValue("advanced_shown", self.advanced_toggle.isChecked())
 
     def restore(self, settings: QSettings) -> None:
         settings.beginGroup("params")
@@ -454,14 +490,22 @@ class ControlsPanel(QWidget):
                     pass
         settings.endGroup()
         preset = str(settings.value("preset", "", type=str) or "")
+        self.seed_lock.setChecked(bool(settings.value("seed_locked", False, type=bool)))
+        self.show_advanced(bool(settings.value("advanced_shown", False, type=bool)))
         if d:
             self.set_params(d)
         if preset in PRESETS and (not d or self._matches({**PRESET_DEFAULTS, **PRESETS[preset]})):
             self.apply_preset(preset)
         else:
-            self.preset.blockSignals(True)
-            self.preset.setCurrentText(CUSTOM)
-            self.preset.blockSignals(False)
+            self._name_preset()
+
+    def _name_preset(self) -> None:
+        """Show the preset the values equal (the seed aside), else Custom: a first launch, with
+        nothing saved, shows "Balanced" because its values are Balanced's."""
+        match = next((n for n in PRESETS if self._matches({**PRESET_DEFAULTS, **PRESETS[n]})), CUSTOM)
+        self.preset.blockSignals(True)
+        self.preset.setCurrentText(match)
+        self.preset.blockSignals(False)
 
     def _matches(self, values: dict[str, Any]) -> bool:
         cur = self.params().to_dict()

@@ -1,6 +1,7 @@
 """Entry point of the `llada-studio` console script and `python -m app`.
 
-No arguments: the window. `--self-test [--model DIR] [--engine E] [--threads N]`: load a model and
+No arguments: the window (after checking that Qt's platform plugin can load). `--version`,
+`--help`. `--self-test [--model DIR] [--engine E] [--threads N]`: load a model and
 run a short generation through the window's own worker path, offscreen, then exit (0: it works).
 `--gui [--model DIR]`: the window with a given model. Any other arguments: the command line
 (`core.cli`), imported only then so the window never pays for it.
@@ -108,6 +109,7 @@ def self_test(argv: Sequence[str]) -> int:
                 gen = max(1, args.gen_length)
                 win.controls.set_params(dict(gen_length=gen, block_length=gen, max_steps=min(args.steps, gen),
                                              temperature=0.0, cfg_scale=0.0, remasking="low_confidence", seed=0))
+                win.controls.seed_lock.setChecked(True)
                 win.chat_mode.setChecked(False)
                 win.prompt.setPlainText(args.prompt)
                 if not win.generate():
@@ -163,15 +165,63 @@ def self_test(argv: Sequence[str]) -> int:
         return 1
 
 
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("llada-studio")
+    except PackageNotFoundError:  # a clone that was never installed
+        return "unknown (not installed)"
+
+
+def usage() -> str:
+    """`llada-studio --help`: the window, its self-test and the commands, in one page."""
+    from core.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    lines = [
+        "usage: llada-studio [--gui] [--model DIR] | --self-test [--model DIR] | COMMAND [options]",
+        "",
+        f"{APP_NAME}: run masked-diffusion language models (LLaDA format) and watch the text emerge.",
+        "",
+        "With no arguments, llada-studio opens the window on the last model used (the bundled one at first).",
+        "",
+        "  --gui [--model DIR] [--engine auto|cpp|torch] [--threads N]",
+        "                      open the window, optionally on a given model folder",
+        "  --self-test [--model DIR] [--engine E] [--threads N]",
+        "                      load a model and run a short generation offscreen, print a summary, exit 0 if it works",
+        "  --version           print the version and exit",
+        "  -h, --help          show this help and exit",
+        "",
+        "commands (llada-studio COMMAND --help for each one's options):",
+    ]
+    for choice in sub._choices_actions:  # each command's name and its one-line help
+        lines.append(f"  {choice.dest:<19} {choice.help or ''}".rstrip())
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args:
-        return run_window()
-    if "--self-test" in args:
-        return self_test(args)
-    if args[0] == "--gui":
+    if args in (["--version"], ["-V"]):
+        print(f"llada-studio {version()}")
+        return 0
+    if args in (["--help"], ["-h"]):
+        print(usage())
+        return 0
+    if not args or args[0] == "--gui":
+        from .platform_check import check_window_platform
+
+        problem = check_window_platform()
+        if problem:
+            print(problem, file=sys.stderr)
+            return 1
+        if not args:
+            return run_window()
         ns = _gui_args(args)
         return run_window(ns.model, ns.engine, ns.threads)
+    if "--self-test" in args:
+        return self_test(args)
     from core.cli import main as cli_main  # lazily: the window never imports the command line
 
     return int(cli_main(args) or 0)

@@ -1,43 +1,41 @@
-"""The main window: prompt, canvas, scrubber, controls, status bar, menus."""
+"""The main window: composes the panels (prompt, canvas, replay bar, controls, status bar, menus,
+chat) and runs the two lifecycles, loading a model and running a generation, as a `UiState`."""
 
 from __future__ import annotations
 
-import html
-import json
 import os
 import threading
+from enum import Enum
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QIcon, QKeySequence
+from PySide6.QtCore import QByteArray, QSettings, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
-    QFileDialog,
     QHBoxLayout,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QScrollArea,
-    QSlider,
     QSplitter,
-    QTextBrowser,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from core.engine import cpp_engine_available
 from core.resources import bundled_model_dir, resources_dir
 
 from . import APP_NAME, ORG_NAME, SETTINGS_APP
 from .canvas import Legend, TokenCanvas
+from .chat_panel import ChatPanel
 from .controls import ControlsPanel, describe
-from .theme import THEMES, apply_theme
+from .first_run import FirstRunBanner
+from .menus import WindowActions, max_threads
+from .replay_bar import ReplayBar
+from .status_panel import StatusPanel, engine_text
+from .theme import apply_theme
+from .window_io import WindowIO
 from .worker import (
     EngineHost,
     GenerationRequest,
@@ -52,9 +50,14 @@ from .worker import (
     model_exists,
 )
 
-STATUS_INTERVAL_MS = 100  # status-bar text refreshes at most 10 times a second during a run
-ENGINE_LABELS = {"auto": "Automatic (C++ when built)", "cpp": "C++", "torch": "PyTorch (reference)"}
-EXPORT_FORMAT = "llada-studio.trajectory/1"
+MIN_SIZE = (760, 520)  # below this the settings column and the canvas no longer both fit
+
+
+class UiState(str, Enum):
+    EMPTY = "empty"  # no model
+    LOADING = "loading"
+    READY = "ready"
+    RUNNING = "running"
 
 
 def make_settings() -> QSettings:
@@ -71,9 +74,7 @@ def app_icon() -> QIcon:
     return icon
 
 
-class MainWindow(QMainWindow):
-    """States: "empty" (no model), "loading", "ready", "running"."""
-
+class MainWindow(QMainWindow, WindowIO):
     stateChanged = Signal(str)
     modelLoaded = Signal(object)  # ModelInfo
     runFinished = Signal(object)  # RunOutcome
@@ -88,21 +89,23 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
         self.setAccessibleName(APP_NAME)
+        self.setMinimumSize(*MIN_SIZE)
         self.model: ModelInfo | None = None
         self.outcome: RunOutcome | None = None
-        self.state = "empty"
-        self.history: list[tuple[str, str]] = []  # chat turns (role, content)
+        self.state = UiState.EMPTY
         self._run_id = 0
         self._current: GenerationRequest | None = None
-        self._pending_status: StepUpdate | None = None
-        self._loading_path: str | None = None
+        self._loading: LoadRequest | None = None
         self._model_dir: str | None = None  # the loaded model's folder (None: the bundled one)
+        self._plain_prompt = ""  # the continuation prompt, kept while chat mode has the box
         self.dialogs = True  # False in the self-test: failures are reported, never shown modally
         self._closing = False
         self.step_updates_received = 0
         self.last_step_thread: int | None = None
-        self.engine_kind = engine or str(self.settings.value("engine", "auto", type=str) or "auto")
+        self.engine_kind = self._saved_engine(engine)
         saved_threads = int(self.settings.value("threads", 0, type=int) or 0)
+        if not 0 <= saved_threads <= max_threads():
+            saved_threads = 0  # a hand-edited or stale count: back to automatic
         self.threads: int | None = threads if threads is not None else (saved_threads or None)
         self.theme = str(self.settings.value("theme", "system", type=str) or "system")
 
@@ -119,7 +122,6 @@ class MainWindow(QMainWindow):
         w.step.connect(self._on_step)
         w.finished.connect(self._on_finished)
         w.failed.connect(self._on_failed)
-
         try:
             self._build()
         except BaseException:
@@ -128,39 +130,24 @@ class MainWindow(QMainWindow):
         if autoload:
             self._autoload(model_dir)
 
-    def _build(self) -> None:
-        self._build_widgets()
-        self._build_actions()
-        self._build_status_bar()
-        self._restore_settings()
-        self._status_timer = QTimer(self)
-        self._status_timer.setSingleShot(True)
-        self._status_timer.setInterval(STATUS_INTERVAL_MS)
-        self._status_timer.timeout.connect(self._flush_status)
-        self._play_timer = QTimer(self)
-        self._play_timer.setInterval(60)
-        self._play_timer.timeout.connect(self._play_tick)
-        app = QApplication.instance()
-        if isinstance(app, QApplication):
-            apply_theme(app, self.theme)
-            app.aboutToQuit.connect(self.shutdown)
-            try:
-                QGuiApplication.styleHints().colorSchemeChanged.connect(self._system_scheme_changed)
-            except AttributeError:
-                pass
-        self._set_state("empty")
-        self._show_idle_canvas()
+    def _saved_engine(self, asked: str | None) -> str:
+        from core.engine import engine_unavailable_reason
+
+        kind = asked or str(self.settings.value("engine", "auto", type=str) or "auto")
+        if kind not in ("auto", "cpp", "torch") or (asked is None and engine_unavailable_reason(kind)):
+            return "auto"  # a saved engine this installation cannot run never blocks the start
+        return kind
 
     # ======================================================================================
     # building
     # ======================================================================================
-    def _build_widgets(self) -> None:
+    def _build(self) -> None:
         self.prompt = describe(QPlainTextEdit(), "Prompt", "What the model continues (or your chat message). "
-                               "Ctrl+Enter generates.")
+                               "Ctrl+Enter generates; Tab moves to the next control.")
         self.prompt.setObjectName("promptEdit")
+        self.prompt.setTabChangesFocus(True)
         self.prompt.setPlaceholderText("Type a prompt… (Ctrl+Enter to generate)")
         self.prompt.setMaximumHeight(84)
-
         self.generate_button = describe(QPushButton("Generate"), "Generate", "Start generating (Ctrl+Enter)")
         self.generate_button.setObjectName("generateButton")
         self.stop_button = describe(QPushButton("Stop"), "Stop", "Stop before the next forward pass (Esc)")
@@ -172,61 +159,46 @@ class MainWindow(QMainWindow):
         self.stop_button.clicked.connect(self.stop)
         self.chat_mode.toggled.connect(self._on_chat_mode)
         self.new_chat_button.clicked.connect(self.new_chat)
-
-        self.transcript = describe(QTextBrowser(), "Conversation", "The conversation so far (chat mode)")
-        self.transcript.setObjectName("chatTranscript")
-        self.transcript.setMaximumHeight(160)
-        self.transcript.hide()
+        self.transcript = ChatPanel()
+        self.banner = FirstRunBanner()
+        self.banner.examplePicked.connect(self._use_example)
+        self.banner.dismissed.connect(lambda: self.settings.setValue("intro_dismissed", True))
+        self.banner.hide()
 
         self.canvas = TokenCanvas()
         self.canvas_scroll = QScrollArea()
         self.canvas_scroll.setObjectName("canvasScroll")
         self.canvas_scroll.setWidgetResizable(True)
         self.canvas_scroll.setWidget(self.canvas)
+        self.canvas_scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the canvas itself takes focus
         describe(self.canvas_scroll, "Generation view", "The generated region, token by token")
         self.legend = Legend()
-
-        self.play_button = describe(QToolButton(), "Replay", "Replay the finished run step by step")
-        self.play_button.setText("▶")
-        self.play_button.clicked.connect(self.toggle_replay)
-        self.scrubber = describe(QSlider(Qt.Orientation.Horizontal), "Step scrubber",
-                                 "After a run: drag to see the canvas at any step")
-        self.scrubber.setRange(0, 0)
-        self.scrubber.setPageStep(1)
-        self.scrubber.valueChanged.connect(self._on_scrub)
-        self.scrub_label = describe(QLabel("step 0 / 0"), "Shown step", "The step the canvas shows")
-        self.scrub_label.setMinimumWidth(90)
-        self.copy_button = describe(QPushButton("Copy text"), "Copy text", "Copy the generated text (Ctrl+Shift+C)")
-        self.export_button = describe(QPushButton("Export…"), "Export",
-                                      "Save the text and the whole trajectory as JSON (Ctrl+E)")
-        self.copy_button.clicked.connect(self.copy_text)
-        self.export_button.clicked.connect(self.export_dialog)
+        self.replay = ReplayBar()
+        self.replay.stepChosen.connect(self.canvas.show_step)
+        self.replay.copy_button.clicked.connect(self.copy_text)
+        self.replay.export_button.clicked.connect(self.export_dialog)
+        # The names the tests and the screenshot script use.
+        r = self.replay
+        self.play_button, self.scrubber, self.scrub_label = r.play_button, r.scrubber, r.label
+        self.copy_button, self.export_button = r.copy_button, r.export_button
 
         buttons = QHBoxLayout()
-        buttons.addWidget(self.generate_button)
-        buttons.addWidget(self.stop_button)
+        for widget in (self.generate_button, self.stop_button):
+            buttons.addWidget(widget)
         buttons.addSpacing(12)
         buttons.addWidget(self.chat_mode)
         buttons.addWidget(self.new_chat_button)
         buttons.addStretch(1)
-
-        scrub_row = QHBoxLayout()
-        scrub_row.addWidget(self.play_button)
-        scrub_row.addWidget(self.scrubber, 1)
-        scrub_row.addWidget(self.scrub_label)
-        scrub_row.addSpacing(8)
-        scrub_row.addWidget(self.copy_button)
-        scrub_row.addWidget(self.export_button)
-
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.setContentsMargins(8, 8, 4, 4)
+        lv.addWidget(self.banner)
         lv.addWidget(self.transcript)
         lv.addWidget(self.prompt)
         lv.addLayout(buttons)
         lv.addWidget(self.canvas_scroll, 1)
         lv.addWidget(self.legend)
-        lv.addLayout(scrub_row)
+        lv.addWidget(self.replay)
 
         self.controls = ControlsPanel()
         self.controls.summary.setObjectName("scheduleSummary")
@@ -235,143 +207,51 @@ class MainWindow(QMainWindow):
         right.setWidgetResizable(True)
         right.setWidget(self.controls)
         right.setMinimumWidth(280)
+        right.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        right.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # its controls take focus, not the frame
         describe(right, "Sampler settings", "Sampler settings for the next generation")
         self.controls_scroll = right
-
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 0)
+        self.splitter.setChildrenCollapsible(False)
         self.splitter.setSizes([720, 300])
         self.setCentralWidget(self.splitter)
         self.resize(1060, 680)
 
-    def _action(self, text: str, slot: Any, shortcut: str | list[str] | None = None, tip: str = "") -> QAction:
-        a = QAction(text, self)
-        if shortcut:
-            keys = [shortcut] if isinstance(shortcut, str) else shortcut
-            a.setShortcuts([QKeySequence(k) for k in keys])
-            a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        a.setToolTip(tip or text)
-        a.setStatusTip(tip or text)
-        a.triggered.connect(slot)
-        self.addAction(a)
-        return a
+        self.actions_ = WindowActions(self, self.engine_kind, self.threads, self.theme)
+        a = self.actions_
+        self.act_open, self.act_bundled = a.open, a.bundled
+        self.act_export, self.act_export_text = a.export, a.export_text
+        self.act_copy, self.act_generate, self.act_stop, self.act_about = a.copy, a.generate, a.stop, a.about
+        self.act_new_chat, self.act_replay, self.act_regenerate = a.new_chat, a.replay, a.regenerate
+        a.engine_group.triggered.connect(self._on_engine_chosen)
+        a.threads_group.triggered.connect(self._on_threads_chosen)
+        a.theme_group.triggered.connect(lambda act: self.set_theme(act.data()))
+        self.status = StatusPanel(self.statusBar())
+        st = self.status
+        self.status_step, self.status_block, self.status_speed = st.step, st.block, st.speed
+        self.status_elapsed, self.status_engine, self.status_model = st.elapsed, st.engine, st.model
+        self._restore_settings()
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, self.theme)
+            app.aboutToQuit.connect(self.shutdown)
+            try:
+                QGuiApplication.styleHints().colorSchemeChanged.connect(self._system_scheme_changed)
+            except AttributeError:
+                pass
+        self._set_state(UiState.EMPTY)
+        self._show_idle_canvas()
 
-    def _build_actions(self) -> None:
-        self.act_open = self._action("&Open model folder…", self.open_model_dialog, "Ctrl+O",
-                                     "Open any LLaDA-format checkpoint folder")
-        self.act_bundled = self._action("Use &bundled model", lambda: self.open_model(None), None,
-                                        "Load the model that ships with LLaDA Studio")
-        self.act_export = self._action("&Export text and trajectory…", self.export_dialog, "Ctrl+E",
-                                       "Save the text and every step as JSON")
-        self.act_export_text = self._action("Export &text only…", self.export_text_dialog, "Ctrl+Shift+E",
-                                            "Save the generated text")
-        self.act_quit = self._action("&Quit", self.close, "Ctrl+Q")
-        self.act_copy = self._action("&Copy generated text", self.copy_text, "Ctrl+Shift+C")
-        self.act_generate = self._action("&Generate", self.generate, ["Ctrl+Return", "Ctrl+Enter"],
-                                         "Start generating")
-        self.act_stop = self._action("&Stop", self.stop, "Esc", "Stop before the next forward pass")
-        self.act_new_chat = self._action("&New chat", self.new_chat, "Ctrl+N", "Forget the conversation")
-        self.act_replay = self._action("&Replay steps", self.toggle_replay, "Ctrl+R", "Replay the last run")
-        self.act_toggle_theme = self._action("Toggle &dark theme", self.toggle_theme, "Ctrl+Shift+T",
-                                             "Switch between light and dark")
-        self.act_about = self._action("&About LLaDA Studio", self.show_about, "F1")
+    @property
+    def history(self) -> list[tuple[str, str]]:
+        return self.transcript.history
 
-        mb = self.menuBar()
-        m = mb.addMenu("&File")
-        m.addActions([self.act_open, self.act_bundled])
-        m.addSeparator()
-        m.addActions([self.act_export, self.act_export_text])
-        m.addSeparator()
-        m.addAction(self.act_quit)
-        m = mb.addMenu("&Edit")
-        m.addAction(self.act_copy)
-        m = mb.addMenu("&Run")
-        m.addActions([self.act_generate, self.act_stop, self.act_new_chat, self.act_replay])
-        m = mb.addMenu("&Model")
-        em = m.addMenu("&Engine")
-        self.engine_group = QActionGroup(self)
-        for kind, label in ENGINE_LABELS.items():
-            a = QAction(label, self, checkable=True)
-            a.setData(kind)
-            a.setChecked(kind == self.engine_kind)
-            if kind == "cpp" and not cpp_engine_available():
-                a.setEnabled(False)
-                a.setText(label + " (not built)")
-            self.engine_group.addAction(a)
-            em.addAction(a)
-        self.engine_group.triggered.connect(self._on_engine_chosen)
-        tm = m.addMenu("&Threads")
-        self.threads_group = QActionGroup(self)
-        cpu = os.cpu_count() or 1
-        counts = [t for t in (1, 2, 4, 8, 16, 32) if t <= cpu]
-        for n in [0] + counts + ([cpu] if cpu not in counts else []):
-            a = QAction(f"Automatic ({max(1, cpu - 1)}: all cores but one)" if n == 0 else str(n), self, checkable=True)
-            a.setData(n)
-            a.setChecked(n == (self.threads or 0))
-            self.threads_group.addAction(a)
-            tm.addAction(a)
-        self.threads_group.triggered.connect(self._on_threads_chosen)
-        m = mb.addMenu("&View")
-        thm = m.addMenu("&Theme")
-        self.theme_group = QActionGroup(self)
-        for t in THEMES:
-            a = QAction({"system": "Follow the system", "light": "Light", "dark": "Dark"}[t], self, checkable=True)
-            a.setData(t)
-            a.setChecked(t == self.theme)
-            self.theme_group.addAction(a)
-            thm.addAction(a)
-        self.theme_group.triggered.connect(lambda a: self.set_theme(a.data()))
-        m.addAction(self.act_toggle_theme)
-        m = mb.addMenu("&Help")
-        m.addAction(self.act_about)
-
-    def _build_status_bar(self) -> None:
-        sb = self.statusBar()
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(160)
-        self.progress.setTextVisible(False)
-        self.progress.hide()
-        describe(self.progress, "Progress", "Model loading or generation progress")
-        self.status_model = describe(QLabel("no model"), "Model", "The loaded model")
-        self.status_engine = describe(QLabel(""), "Engine", "Engine and CPU threads")
-        self.status_step = describe(QLabel(""), "Step", "Current step / total steps")
-        self.status_block = describe(QLabel(""), "Block", "Current block / number of blocks")
-        self.status_speed = describe(QLabel(""), "Speed", "Tokens revealed per second")
-        self.status_elapsed = describe(QLabel(""), "Elapsed", "Time since the generation started")
-        # All permanent (right-aligned), so temporary messages on the left never overlap them.
-        for w in (self.progress, self.status_model, self.status_engine, self.status_step, self.status_block,
-                  self.status_speed, self.status_elapsed):
-            sb.addPermanentWidget(w)
-
-    # ======================================================================================
-    # settings
-    # ======================================================================================
-    def _restore_settings(self) -> None:
-        s = self.settings
-        geo = s.value("window/geometry")
-        if isinstance(geo, QByteArray):
-            self.restoreGeometry(geo)
-        split = s.value("window/splitter")
-        if isinstance(split, QByteArray):
-            self.splitter.restoreState(split)
-        self.controls.restore(s)
-        self.prompt.setPlainText(str(s.value("prompt", "", type=str) or ""))
-        self._chat_pref = bool(s.value("chat_mode", False, type=bool))
-
-    def save_settings(self) -> None:
-        s = self.settings
-        self.controls.save(s)
-        s.setValue("prompt", self.prompt.toPlainText())
-        s.setValue("chat_mode", self.chat_mode.isChecked() if self.chat_mode.isEnabled() else self._chat_pref)
-        s.setValue("theme", self.theme)
-        s.setValue("engine", self.engine_kind)
-        s.setValue("threads", int(self.threads or 0))
-        s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/splitter", self.splitter.saveState())
-        s.sync()
+    def _flush_status(self) -> None:
+        self.status.flush()
 
     # ======================================================================================
     # model
@@ -400,82 +280,92 @@ class MainWindow(QMainWindow):
         return max(1, (os.cpu_count() or 2) - 1)
 
     def open_model_dialog(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         start = str(self.settings.value("model_dir", "", type=str) or "") or str(Path.home())
         folder = QFileDialog.getExistingDirectory(self, "Open model folder", start)
         if folder:
             self.open_model(folder)
 
-    def open_model(self, model_dir: str | None, explicit: bool = True) -> None:
+    def open_model(self, model_dir: str | None, explicit: bool = True, engine: str | None = None) -> None:
         """Load a model on the engine thread (None: the bundled model)."""
-        if self.state in ("running", "loading"):
+        if self.state in (UiState.RUNNING, UiState.LOADING):
             return
-        self._loading_path = model_dir
-        self.host.load(LoadRequest(model_dir, self.engine_kind, self.engine_threads(), explicit))
-        self._set_state("loading")
+        self._loading = LoadRequest(model_dir, engine or self.engine_kind, self.engine_threads(), explicit)
+        self.host.load(self._loading)
+        self._set_state(UiState.LOADING)
 
     @Slot(object)
     def _on_load_started(self, request: LoadRequest) -> None:
-        self.progress.setRange(0, 1000)
-        self.progress.setValue(0)
-        self.progress.show()
+        self.status.start_loading()
         name = Path(request.model_dir).name if request.model_dir else "bundled model"
-        self.statusBar().showMessage(f"Loading {name}…")
+        self.status.message(f"Loading {name}…")
 
     @Slot(float, str)
     def _on_load_progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(int(fraction * 1000))
-        self.statusBar().showMessage(f"Loading: {message}")
+        self.status.loading(fraction)
+        self.status.message(f"Loading: {message}")
 
     @Slot(object)
     def _on_loaded(self, info: ModelInfo) -> None:
+        request = self._loading
         self.model = info
-        self.progress.hide()
-        self.statusBar().showMessage(f"Loaded {info.name} in {info.load_seconds:.1f} s", 4000)
-        self.status_model.setText(info.name)
-        self.status_model.setToolTip(f"{info.path}\n{info.num_parameters / 1e6:.1f} M parameters, {info.weight_dtype}")
-        self.status_engine.setText(f"{info.engine} · {info.threads} thread{'s' if info.threads != 1 else ''}")
-        self._model_dir = self._loading_path
-        if self._loading_path is not None:
-            self.settings.setValue("model_dir", self._loading_path)
+        self.status.progress.hide()
+        self.status.message(f"Loaded {info.name} in {info.load_seconds:.1f} s", 4000)
+        self.status.set_model(info.name, f"{info.path}\n{info.num_parameters / 1e6:.1f} M parameters, "
+                              f"{info.weight_dtype}", engine_text(info.engine, info.device, info.threads))
+        self._model_dir = request.model_dir if request else None
+        if self._model_dir is not None:
+            self.settings.setValue("model_dir", self._model_dir)
         else:
             self.settings.remove("model_dir")
+        if request is not None:  # an engine choice is kept only once a model ran on it
+            self.engine_kind = request.engine
+            self.settings.setValue("engine", self.engine_kind)
+        self.actions_.check_engine(self.engine_kind)
+        self._forget_run()  # the last run belonged to the model before
         self.controls.set_max_gen_length(max(16, info.max_sequence_length - 64))
+        bundled = Path(info.path).resolve() == bundled_model_dir().resolve()
+        self.banner.setVisible(bundled)
+        self.banner.set_note_shown(not bool(self.settings.value("intro_dismissed", False, type=bool)))
         self.chat_mode.setEnabled(info.has_chat_template)
         self.chat_mode.setChecked(info.has_chat_template and self._chat_pref)
         self.chat_mode.setToolTip(
             "Multi-turn chat with the model's chat template" if info.has_chat_template
             else "This checkpoint has no chat template: plain continuation only"
         )
-        self.history.clear()
-        self._refresh_transcript()
+        self.transcript.clear_history()
         self.setWindowTitle(f"{info.name} — {APP_NAME}")
-        self._set_state("ready")
+        self._set_state(UiState.READY)
         self._show_idle_canvas()
         self.modelLoaded.emit(info)
 
     @Slot(object)
     def _on_load_failed(self, failure: LoadFailure) -> None:
-        self.progress.hide()
+        self.status.progress.hide()
         title, text = describe_failure(failure)
-        self._set_state("ready" if self.model is not None else "empty")
+        self.actions_.check_engine(self.engine_kind)  # a failed engine choice is not kept
+        self._set_state(UiState.READY if self.model is not None else UiState.EMPTY)
         if self.model is None:
             self._show_no_model(f"No model loaded.\n\n{failure.problem}\n\nUse File → Open model folder… (Ctrl+O).")
-        self.statusBar().showMessage(f"{title}: {failure.problem}", 8000)
+        self.status.message(f"{title}: {failure.problem}", 8000)
         self.loadFailed.emit(failure)
         if failure.request.explicit and self.dialogs and not self._closing:
             QMessageBox.warning(self, title, text)
 
     def _show_no_model(self, message: str) -> None:
+        self._forget_run()
         self.canvas.reset(0)
         self.canvas.set_message(message)
-        self.status_model.setText("no model")
-        self.status_engine.setText("")
+        self.status.no_model()
 
     def _on_engine_chosen(self, action: QAction) -> None:
-        self.engine_kind = str(action.data())
-        self.settings.setValue("engine", self.engine_kind)
-        if self.model is not None:
-            self.open_model(self._model_dir, explicit=True)
+        """Reload on the chosen engine (the model shown, or the one that failed to load); the
+        choice is saved only when that load succeeds."""
+        kind = str(action.data())
+        folder = self._model_dir if self.model is not None else (self._loading.model_dir if self._loading else None)
+        self.open_model(folder, explicit=True, engine=kind)
+        self.actions_.check_engine(self.engine_kind)
 
     def _on_threads_chosen(self, action: QAction) -> None:
         n = int(action.data())
@@ -488,7 +378,7 @@ class MainWindow(QMainWindow):
     # generation
     # ======================================================================================
     def current_request(self) -> GenerationRequest:
-        """What Generate would send now (tests read it)."""
+        """What Generate would send now."""
         chat = self.chat_mode.isEnabled() and self.chat_mode.isChecked()
         return GenerationRequest(
             run_id=self._run_id + 1,
@@ -499,13 +389,29 @@ class MainWindow(QMainWindow):
         )
 
     def generate(self) -> bool:
-        if self.state != "ready":
+        if self.state != UiState.READY:
             return False
-        request = self.current_request()
-        if not request.prompt.strip():
-            self.statusBar().showMessage("Type a prompt first.", 4000)
+        if not self.prompt.toPlainText().strip():
+            self.status.message("Type a prompt first.", 4000)
             return False
-        self._stop_replay()
+        self.controls.next_seed()  # a new seed per run unless "Keep" is ticked
+        return self._start(self.current_request())
+
+    def regenerate(self) -> bool:
+        """The last prompt again with a new seed (in chat: the last answer replaced)."""
+        if self.state != UiState.READY or self.outcome is None:
+            return False
+        last = self.outcome.request
+        if last.chat and self.history[-2:] and self.history[-2] == ("user", last.prompt):
+            del self.history[-2:]
+            self.transcript.refresh()
+        self.controls.draw_seed()
+        req = GenerationRequest(run_id=self._run_id + 1, prompt=last.prompt, params=self.controls.params(),
+                                chat=last.chat, history=tuple(self.history) if last.chat else ())
+        return self._start(req)
+
+    def _start(self, request: GenerationRequest) -> bool:
+        self.replay.stop()
         self._run_id = request.run_id
         self._current = request
         self.outcome = None
@@ -515,28 +421,19 @@ class MainWindow(QMainWindow):
         self.canvas.reset(p.gen_length, p.block_length, specials, budget)
         self.canvas.set_message("")
         self.canvas.live = True
-        self.scrubber.blockSignals(True)
-        self.scrubber.setRange(0, 0)
-        self.scrubber.blockSignals(False)
-        self.scrub_label.setText(f"step 0 / {budget}")
-        self.progress.setRange(0, budget)
-        self.progress.setValue(0)
-        self.progress.show()
-        self.status_step.setText(f"step 0/{budget}")
-        self.status_block.setText(f"block 1/{p.num_blocks}")
-        self.status_speed.setText("")
-        self.status_elapsed.setText("")
+        self.replay.start_run(budget)
+        self.status.start_run(budget, p.num_blocks)
         if request.chat:
-            self._refresh_transcript(pending=request.prompt)
-        self._set_state("running")
+            self.transcript.refresh(pending=request.prompt)
+        self._set_state(UiState.RUNNING)
         self.save_settings()
         self.host.generate(request)
         return True
 
     def stop(self) -> None:
-        if self.state == "running" and self._current is not None:
+        if self.state == UiState.RUNNING and self._current is not None:
             self._current.cancel.cancel()
-            self.statusBar().showMessage("Stopping…")
+            self.status.message("Stopping…")
 
     @Slot(object)
     def _on_run_started(self, started: RunStarted) -> None:
@@ -551,25 +448,9 @@ class MainWindow(QMainWindow):
         self.last_step_thread = threading.get_ident()
         e = update.event
         self.canvas.absorb(e.step, e.block, e.positions[0], e.tokens[0], e.confidences[0], update.texts)
-        self._pending_status = update
-        if not self._status_timer.isActive():
-            self._status_timer.start()
+        self.status.step_event(e, self.canvas.visible_token_count())
+        self.replay.live_step(e.step, e.total_steps)
         self.stepShown.emit(update)
-
-    def _flush_status(self) -> None:
-        u = self._pending_status
-        if u is None:
-            return
-        e = u.event
-        if self.progress.maximum() != e.total_steps:
-            self.progress.setMaximum(e.total_steps)
-        self.progress.setValue(e.step)
-        self.status_step.setText(f"step {e.step}/{e.total_steps}")
-        self.status_block.setText(f"block {e.block + 1}/{e.num_blocks}")
-        revealed = self.canvas.visible_token_count()
-        if e.elapsed > 0:
-            self.status_speed.setText(f"{revealed / e.elapsed:.1f} tok/s")
-        self.status_elapsed.setText(f"{e.elapsed:.2f} s")
 
     @Slot(object)
     def _on_finished(self, outcome: RunOutcome) -> None:
@@ -577,35 +458,26 @@ class MainWindow(QMainWindow):
             return
         self.outcome = outcome
         self._current = None
-        self._status_timer.stop()
-        self._flush_status()
         res = outcome.result
         self.canvas.live = False
         self.canvas.set_final_texts(outcome.token_texts, res.generated_ids[0] if res.generated_ids else ())
         self.canvas.flush()
         n = self.canvas.last_step
-        self.scrubber.blockSignals(True)
-        self.scrubber.setRange(0, n)
-        self.scrubber.setValue(n)
-        self.scrubber.blockSignals(False)
-        self.scrub_label.setText(f"step {n} / {n}")
-        self.progress.hide()
+        self.replay.finish(n)
         total = float(res.timings.get("total_s", res.trajectory[-1].elapsed if res.trajectory else 0.0))
-        revealed = self.canvas.visible_token_count()
-        self.status_elapsed.setText(f"{total:.2f} s")
-        if total > 0:
-            self.status_speed.setText(f"{revealed / total:.1f} tok/s")
+        self.status.finish(total, self.canvas.visible_token_count())
+        from core.params import plural
+
         if res.cancelled:
-            self.statusBar().showMessage(f"Stopped after {n} of {outcome.request.params.step_budget} steps", 6000)
+            self.status.message(f"Stopped after {n} of {plural(outcome.request.params.step_budget, 'step')}", 6000)
         else:
-            self.statusBar().showMessage(f"Done: {n} steps in {total:.2f} s", 6000)
+            self.status.message(f"Done: {plural(n, 'step')} in {total:.2f} s", 6000)
         if outcome.request.chat:
             if not res.cancelled:
-                self.history.append(("user", outcome.request.prompt))
-                self.history.append(("assistant", outcome.text))
+                self.transcript.add_turn(outcome.request.prompt, outcome.text)
                 self.prompt.clear()
-            self._refresh_transcript()
-        self._set_state("ready")
+            self.transcript.refresh()
+        self._set_state(UiState.READY)
         self.runFinished.emit(outcome)
 
     @Slot(object)
@@ -614,16 +486,23 @@ class MainWindow(QMainWindow):
             return
         self._current = None
         self.canvas.live = False
-        self.progress.hide()
-        self._set_state("ready" if self.model is not None else "empty")
-        self._refresh_transcript()
-        self.statusBar().showMessage(f"Generation failed: {failure.message}", 8000)
+        self.status.progress.hide()
+        self._set_state(UiState.READY if self.model is not None else UiState.EMPTY)
+        self.transcript.refresh()
+        self.status.message(f"Generation failed: {failure.message}", 8000)
         self.runFailed.emit(failure)
         if self.dialogs and not self._closing:
             QMessageBox.warning(self, "Generation failed", failure.message)
 
+    def _forget_run(self) -> None:
+        """No run on screen: scrubber, copy/export and the run's status figures cleared."""
+        self.outcome = None
+        self.replay.clear()
+        self.status.clear_run()
+        self._set_state(self.state)
+
     def _on_controls_changed(self) -> None:
-        if self.state == "ready" and self.outcome is None:
+        if self.state == UiState.READY and self.outcome is None:
             self._show_idle_canvas()
 
     def _show_idle_canvas(self) -> None:
@@ -634,211 +513,67 @@ class MainWindow(QMainWindow):
         self.canvas.reset(p.gen_length, p.block_length, frozenset(), p.max_steps)
         self.canvas.set_message("")
 
+    def _use_example(self, text: str) -> None:
+        self.prompt.setPlainText(text)
+        self.prompt.setFocus()
+
     # ======================================================================================
     # chat
     # ======================================================================================
     def _on_chat_mode(self, on: bool) -> None:
         if self.chat_mode.isEnabled():
             self._chat_pref = on
+        # The box holds either the passage to continue or the next message: switching keeps each.
+        if on:
+            self._plain_prompt = self.prompt.toPlainText()
+            self.prompt.clear()
+        elif not self.prompt.toPlainText():
+            self.prompt.setPlainText(self._plain_prompt)
         self.transcript.setVisible(on)
-        self.new_chat_button.setVisible(on)
         self.prompt.setPlaceholderText("Your message… (Ctrl+Enter to send)" if on
                                        else "Type a prompt… (Ctrl+Enter to generate)")
-        self._refresh_transcript()
+        self.transcript.refresh()
+        self._set_state(self.state)
 
     def new_chat(self) -> None:
-        if self.state == "running":
+        if self.state == UiState.RUNNING or not self._chat_active():
             return
-        self.history.clear()
-        self._refresh_transcript()
+        self.transcript.clear_history()
 
-    def _refresh_transcript(self, pending: str | None = None) -> None:
-        parts = []
-        for role, content in self.history:
-            who = "You" if role == "user" else "Model"
-            parts.append(f"<p><b>{who}:</b> {html.escape(content).replace(chr(10), '<br>')}</p>")
-        if pending is not None:
-            parts.append(f"<p><b>You:</b> {html.escape(pending)}</p><p><i>Model is writing…</i></p>")
-        if not parts:
-            parts.append("<p><i>New conversation. Your messages and the model's answers appear here.</i></p>")
-        self.transcript.setHtml("".join(parts))
-        sb = self.transcript.verticalScrollBar()
-        sb.setValue(sb.maximum())
+    def _chat_active(self) -> bool:
+        return self.chat_mode.isEnabled() and self.chat_mode.isChecked()
 
     # ======================================================================================
-    # after a run: scrub, replay, copy, export
+    # state and shutdown
     # ======================================================================================
-    def _on_scrub(self, value: int) -> None:
-        self.canvas.show_step(value)
-        self.scrub_label.setText(f"step {value} / {self.scrubber.maximum()}")
-
-    def toggle_replay(self) -> None:
-        if self._play_timer.isActive():
-            self._stop_replay()
-            return
-        if self.outcome is None or self.state == "running" or self.scrubber.maximum() == 0:
-            return
-        if self.scrubber.value() >= self.scrubber.maximum():
-            self.scrubber.setValue(0)
-        self.play_button.setText("⏸")
-        self._play_timer.start()
-
-    def _stop_replay(self) -> None:
-        self._play_timer.stop()
-        self.play_button.setText("▶")
-
-    def _play_tick(self) -> None:
-        v = self.scrubber.value() + 1
-        self.scrubber.setValue(v)
-        if v >= self.scrubber.maximum():
-            self._stop_replay()
-
-    def result_text(self) -> str:
-        return self.outcome.text if self.outcome is not None else ""
-
-    def copy_text(self) -> None:
-        if self.outcome is not None:
-            QGuiApplication.clipboard().setText(self.result_text())
-            self.statusBar().showMessage("Copied the generated text", 3000)
-
-    def export_data(self) -> dict[str, Any]:
-        o = self.outcome
-        if o is None:
-            raise ValueError("nothing to export yet: generate first")
-        res = o.result
-        return {
-            "format": EXPORT_FORMAT,
-            "model": {"name": o.model.name, "path": o.model.path, "license": o.model.license,
-                      "engine": o.model.engine, "threads": o.model.threads, "device": o.model.device},
-            "prompt": o.request.prompt,
-            "chat": o.request.chat,
-            "history": [{"role": r, "content": c} for r, c in o.request.history],
-            "prompt_ids": list(o.prompt_ids),
-            "params": o.request.params.to_dict(),
-            "text": o.text,
-            "generated_ids": list(res.generated_ids[0]) if res.generated_ids else [],
-            "token_texts": list(o.token_texts),
-            "cancelled": res.cancelled,
-            "timings": {k: float(v) for k, v in res.timings.items()},
-            "trajectory": [e.to_json(0) for e in res.trajectory],
-        }
-
-    def export_json(self, path: str | Path) -> Path:
-        p = Path(path)
-        p.write_text(json.dumps(self.export_data(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        return p
-
-    def export_text(self, path: str | Path) -> Path:
-        p = Path(path)
-        p.write_text(self.result_text() + "\n", encoding="utf-8")
-        return p
-
-    def _export_start(self, suffix: str) -> str:
-        folder = str(self.settings.value("export_dir", "", type=str) or "") or str(Path.home())
-        stem = self.model.name if self.model else "generation"
-        return str(Path(folder) / f"{stem}-run{self._run_id}{suffix}")
-
-    def export_dialog(self) -> None:
-        if self.outcome is None:
-            self.statusBar().showMessage("Nothing to export yet: generate first", 4000)
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export text and trajectory", self._export_start(".json"),
-                                              "Trajectory JSON (*.json);;Text (*.txt)")
-        if path:
-            self._export_to(path)
-
-    def export_text_dialog(self) -> None:
-        if self.outcome is None:
-            self.statusBar().showMessage("Nothing to export yet: generate first", 4000)
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export text", self._export_start(".txt"), "Text (*.txt)")
-        if path:
-            self._export_to(path)
-
-    def _export_to(self, path: str) -> None:
-        try:
-            out = self.export_text(path) if path.lower().endswith(".txt") else self.export_json(path)
-        except OSError as exc:
-            QMessageBox.warning(self, "Export failed", f"Could not write {path}:\n{exc}")
-            return
-        self.settings.setValue("export_dir", str(out.parent))
-        self.statusBar().showMessage(f"Saved {out}", 5000)
-
-    # ======================================================================================
-    # theme, about, state
-    # ======================================================================================
-    def set_theme(self, theme: str) -> None:
-        self.theme = theme if theme in THEMES else "system"
-        for a in self.theme_group.actions():
-            a.setChecked(a.data() == self.theme)
-        app = QApplication.instance()
-        if isinstance(app, QApplication):
-            apply_theme(app, self.theme)
-        self.legend.refresh()
-        self.canvas.refresh_colors()
-        self.settings.setValue("theme", self.theme)
-
-    def toggle_theme(self) -> None:
-        app = QApplication.instance()
-        current = app.property("lladaTheme") if app is not None else "light"
-        self.set_theme("light" if current == "dark" else "dark")
-
-    def _system_scheme_changed(self, *_args: Any) -> None:
-        if self.theme == "system":
-            self.set_theme("system")
-
-    def about_text(self) -> str:
-        m = self.model
-        if m is None:
-            model = "<p>No model is loaded.</p>"
-        else:
-            model = (
-                f"<p><b>Model:</b> {html.escape(m.name)}<br>"
-                f"<b>Licence:</b> {html.escape(m.license or 'unknown')}<br>"
-                f"{m.num_parameters / 1e6:.1f} M parameters ({html.escape(m.weight_dtype)})<br>"
-                f"<b>Engine:</b> {html.escape(m.engine)} on {html.escape(m.device)}, {m.threads} threads<br>"
-                f"<small>{html.escape(m.path)}</small></p>"
-            )
-        return (
-            f"<h3>{APP_NAME}</h3><p>Watch masked-diffusion language models (LLaDA format) write, "
-            f"one denoising step at a time, on your own computer.</p>{model}"
-        )
-
-    def show_about(self) -> None:
-        QMessageBox.about(self, f"About {APP_NAME}", self.about_text())
-
-    def _set_state(self, state: str) -> None:
+    def _set_state(self, state: UiState) -> None:
         self.state = state
-        running, ready = state == "running", state == "ready"
-        self.generate_button.setEnabled(ready)
-        self.act_generate.setEnabled(ready)
-        self.stop_button.setEnabled(running)
-        self.act_stop.setEnabled(running)
-        self.controls.setEnabled(state in ("ready", "empty"))
-        idle = state in ("ready", "empty")
-        for a in (self.act_open, self.act_bundled):
-            a.setEnabled(idle)
-        for a in self.engine_group.actions() + self.threads_group.actions():
-            if a.data() != "cpp" or cpp_engine_available():
-                a.setEnabled(idle)
+        running, ready, idle = state == UiState.RUNNING, state == UiState.READY, state in (UiState.READY, UiState.EMPTY)
+        chat = self._chat_active()
+        self.generate_button.setText("Send" if chat else "Generate")
+        self.generate_button.setToolTip("Send the message (Ctrl+Enter)" if chat else "Start generating (Ctrl+Enter)")
+        for w in (self.generate_button, self.act_generate):
+            w.setEnabled(ready)
+        for w in (self.stop_button, self.act_stop):
+            w.setEnabled(running)
+        self.controls.setEnabled(idle)
+        self.actions_.set_idle(idle)
         has_result = self.outcome is not None and not running
-        for w in (self.copy_button, self.export_button, self.scrubber, self.play_button):
+        for w in (self.copy_button, self.export_button, self.scrubber, self.play_button, self.act_copy,
+                  self.actions_.copy_answer, self.act_export, self.act_export_text, self.act_replay):
             w.setEnabled(has_result)
-        for a in (self.act_copy, self.act_export, self.act_export_text, self.act_replay):
-            a.setEnabled(has_result)
-        self.new_chat_button.setEnabled(not running)
-        self.new_chat_button.setVisible(self.chat_mode.isChecked())
+        self.act_regenerate.setEnabled(has_result and ready)
+        self.new_chat_button.setVisible(chat)
+        for w in (self.new_chat_button, self.act_new_chat):
+            w.setEnabled(chat and not running)
         self.chat_mode.setEnabled(not running and self.model is not None and self.model.has_chat_template)
-        self.stateChanged.emit(state)
+        self.stateChanged.emit(state.value)
 
-    # ======================================================================================
-    # shutdown
-    # ======================================================================================
     def shutdown(self) -> None:
         """Stop, quit, wait: the engine thread ends before the window goes."""
         self._closing = True
-        self._stop_replay()
-        self._status_timer.stop()
+        self.replay.stop()
+        self.status.stop_timers()
         self.host.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -849,3 +584,27 @@ class MainWindow(QMainWindow):
                 pass
         self.shutdown()
         event.accept()
+
+    # -- settings ------------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geo = s.value("window/geometry")
+        if isinstance(geo, QByteArray):
+            self.restoreGeometry(geo)
+        split = s.value("window/splitter")
+        if isinstance(split, QByteArray):
+            self.splitter.restoreState(split)
+        self.controls.restore(s)
+        self.prompt.setPlainText(str(s.value("prompt", "", type=str) or ""))
+        self._chat_pref = bool(s.value("chat_mode", False, type=bool))
+
+    def save_settings(self) -> None:
+        s = self.settings
+        self.controls.save(s)
+        s.setValue("prompt", self.prompt.toPlainText() if not self._chat_active() else self._plain_prompt)
+        s.setValue("chat_mode", self.chat_mode.isChecked() if self.chat_mode.isEnabled() else self._chat_pref)
+        s.setValue("theme", self.theme)
+        s.setValue("threads", int(self.threads or 0))
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/splitter", self.splitter.saveState())
+        s.sync()

@@ -54,8 +54,16 @@ def torch_available() -> bool:
     return True
 
 
-def default_engine_kind() -> str:
-    return "cpp" if cpp_engine_available() else "torch"
+def engine_unavailable_reason(kind: str) -> str | None:
+    """Why an engine cannot be used in this installation (None: it can), without importing torch
+    (seconds): what a menu shows beside an engine it must disable."""
+    import importlib.util
+
+    if kind == "cpp" and not cpp_engine_available():
+        return "not built in this installation (reinstall with pip install .)"
+    if kind == "torch" and importlib.util.find_spec("torch") is None:
+        return "PyTorch is not installed (pip install torch==2.13.0)"
+    return None
 
 
 def create_engine(ckpt: Checkpoint, kind: str = "auto", device: str = "cpu", threads: int | None = None) -> Engine:

@@ -35,3 +35,39 @@ def test_self_test_runs_a_generation_offscreen(tiny_ckpt) -> None:  # noqa: ANN0
 def test_self_test_fails_clearly_without_a_model(tmp_path) -> None:  # noqa: ANN001
     code = launcher.self_test(["--self-test", "--model", str(tmp_path / "nothing-here")])
     assert code != 0
+
+
+def test_version_and_help(capsys) -> None:  # noqa: ANN001
+    assert launcher.main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("llada-studio ")
+    assert launcher.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "With no arguments, llada-studio opens the window" in out
+    assert "--self-test" in out and "generate" in out
+
+
+def test_missing_xcb_libraries_are_named_with_the_apt_command(tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    """Instead of Qt's abort (rc 134): which libraries are missing and the command that installs them."""
+    from app import platform_check
+
+    fake_ldd = tmp_path / "ldd"
+    fake_ldd.write_text(
+        "#!/bin/sh\n"
+        "echo '\tlibxcb-cursor.so.0 => not found'\n"
+        "echo '\tlibxcb-icccm.so.4 => not found'\n"
+        "echo '\tlibQt6Gui.so.6 => /opt/qt/libQt6Gui.so.6'\n"
+        "echo '\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6'\n"
+    )
+    fake_ldd.chmod(0o755)
+    plugin = platform_check.xcb_plugin()
+    if plugin is None:
+        import pytest
+
+        pytest.skip("this PySide6 has no xcb plugin")
+    assert platform_check.missing_libraries(plugin, str(fake_ldd)) == ["libxcb-cursor.so.0", "libxcb-icccm.so.4"]
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    monkeypatch.setattr(platform_check, "missing_libraries", lambda p: ["libxcb-cursor.so.0", "libxcb-keysyms.so.1"])
+    monkeypatch.setattr(launcher, "run_window", lambda *a, **k: 0)
+    assert launcher.main([]) == 1
+    err = capsys.readouterr().err
+    assert "libxcb-cursor.so.0" in err and "sudo apt install libxcb-cursor0 libxcb-keysyms1" in err

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.params import GenerationParams
+from core.session import passage
 
 SMALL = dict(gen_length=32, block_length=16, max_steps=16, temperature=0.0, cfg_scale=0.0,
              remasking="low_confidence", seed=0)
@@ -28,6 +29,7 @@ LONG = dict(gen_length=512, block_length=512, max_steps=512, temperature=0.0, cf
 
 def _run(qtbot, win, prompt: str, params: dict, timeout: int = 60_000):  # noqa: ANN001, ANN202
     win.controls.set_params(params)
+    win.controls.seed_lock.setChecked("seed" in params)  # the seed the test asks for, not a new one
     win.prompt.setPlainText(prompt)
     with qtbot.waitSignal(win.runFinished, timeout=timeout) as blocker:
         assert win.generate()
@@ -261,7 +263,9 @@ def test_export_writes_valid_json_and_text(qtbot, make_window, tiny_ckpt, tmp_pa
     txt = tmp_path / "run.txt"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(txt), "")))
     win.act_export_text.trigger()
-    assert txt.read_text(encoding="utf-8").rstrip("\n") == win.result_text()
+    # the text file holds the passage: the prompt, then its continuation
+    assert txt.read_text(encoding="utf-8").rstrip("\n") == passage("hello world", win.result_text())
+    assert data["passage"] == passage("hello world", win.result_text())
 
 
 def test_copy_and_scrubber_replay(qtbot, make_window, tiny_ckpt):  # noqa: ANN001
@@ -269,7 +273,9 @@ def test_copy_and_scrubber_replay(qtbot, make_window, tiny_ckpt):  # noqa: ANN00
     win.chat_mode.setChecked(False)
     outcome = _run(qtbot, win, "hello world", SMALL)
     win.copy_text()
-    assert QApplication.clipboard().text() == win.result_text()
+    assert QApplication.clipboard().text() == passage("hello world", win.result_text())
+    win.actions_.copy_answer.trigger()
+    assert QApplication.clipboard().text() == win.result_text().strip()
     assert win.scrubber.isEnabled() and win.scrubber.maximum() == 16
     traj = outcome.result.trajectory
     for k in (0, 1, 7, 16):
@@ -335,7 +341,7 @@ def test_every_control_has_a_tooltip_and_accessible_name(qtbot, make_window, tin
     # menu actions carry a shortcut where the design names one
     keys = {a.text().replace("&", ""): a.shortcut().toString() for a in win.actions()}
     assert keys["Generate"] == "Ctrl+Return" and keys["Stop"] == "Esc"
-    assert keys["Open model folder…"] == "Ctrl+O" and keys["Copy generated text"] == "Ctrl+Shift+C"
+    assert keys["Open model folder…"] == "Ctrl+O" and keys["Copy prompt and text"] == "Ctrl+Shift+C"
     assert keys["Export text and trajectory…"] == "Ctrl+E"
 
 

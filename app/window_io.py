@@ -1,0 +1,140 @@
+"""The window's file, clipboard and look actions: copy, export, theme, About.
+
+A mixin of MainWindow (it uses the window's `outcome`, `model`, `settings` and panels), kept
+apart so the window file holds only composition and the two lifecycles.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+
+from core.params import plural
+from core.session import MASK_PLACEHOLDER
+
+from . import APP_NAME
+from .export import export_data, run_passage, write_json, write_text
+from .theme import THEMES, apply_theme
+
+
+class WindowIO:
+    outcome: Any
+    model: Any
+    settings: Any
+    status: Any
+    _run_id: int
+
+    # -- text ------------------------------------------------------------------------------
+    def result_text(self) -> str:
+        """The generated answer of the last run."""
+        return self.outcome.text if self.outcome is not None else ""
+
+    def copy_text(self) -> None:
+        """The prompt and its continuation (in chat: the answer)."""
+        if self.outcome is not None:
+            self._copy(run_passage(self.outcome))
+
+    def copy_answer(self) -> None:
+        if self.outcome is not None:
+            self._copy(self.outcome.text.strip())
+
+    def _copy(self, text: str) -> None:
+        QGuiApplication.clipboard().setText(text)
+        masked = text.count(MASK_PLACEHOLDER)
+        if masked:
+            self.status.message(f"Copied; {plural(masked, 'position')} still masked show as {MASK_PLACEHOLDER}", 6000)
+        else:
+            self.status.message("Copied the text", 3000)
+
+    # -- export ----------------------------------------------------------------------------
+    def export_data(self) -> dict[str, Any]:
+        if self.outcome is None:
+            raise ValueError("nothing to export yet: generate first")
+        return export_data(self.outcome)
+
+    def export_json(self, path: str | Path) -> Path:
+        return write_json(self.outcome, path)
+
+    def export_text(self, path: str | Path) -> Path:
+        return write_text(self.outcome, path)
+
+    def _export_start(self, suffix: str) -> str:
+        folder = str(self.settings.value("export_dir", "", type=str) or "") or str(Path.home())
+        stem = self.outcome.model.name if self.outcome is not None else "generation"
+        return str(Path(folder) / f"{stem}-run{self._run_id}{suffix}")
+
+    def export_dialog(self) -> None:
+        if self.outcome is None:
+            self.status.message("Nothing to export yet: generate first", 4000)
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export text and trajectory", self._export_start(".json"),
+                                              "Trajectory JSON (*.json);;Text (*.txt)")
+        if path:
+            self._export_to(path)
+
+    def export_text_dialog(self) -> None:
+        if self.outcome is None:
+            self.status.message("Nothing to export yet: generate first", 4000)
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export text", self._export_start(".txt"), "Text (*.txt)")
+        if path:
+            self._export_to(path)
+
+    def _export_to(self, path: str) -> None:
+        try:
+            out = self.export_text(path) if path.lower().endswith(".txt") else self.export_json(path)
+        except OSError as exc:
+            QMessageBox.warning(self, "Export failed", f"Could not write {path}:\n{exc}")
+            return
+        self.settings.setValue("export_dir", str(out.parent))
+        self.status.message(f"Saved {out}", 5000)
+
+    # -- replay ----------------------------------------------------------------------------
+    def toggle_replay(self) -> None:
+        self.replay.toggle()  # type: ignore[attr-defined]
+
+    # -- look ------------------------------------------------------------------------------
+    def set_theme(self, theme: str) -> None:
+        self.theme = theme if theme in THEMES else "system"
+        for a in self.actions_.theme_group.actions():  # type: ignore[attr-defined]
+            a.setChecked(a.data() == self.theme)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, self.theme)
+        self.legend.refresh()  # type: ignore[attr-defined]
+        self.canvas.refresh_colors()  # type: ignore[attr-defined]
+        self.settings.setValue("theme", self.theme)
+
+    def toggle_theme(self) -> None:
+        app = QApplication.instance()
+        current = app.property("lladaTheme") if app is not None else "light"
+        self.set_theme("light" if current == "dark" else "dark")
+
+    def _system_scheme_changed(self, *_args: Any) -> None:
+        if self.theme == "system":
+            self.set_theme("system")
+
+    def about_text(self) -> str:
+        m = self.model
+        if m is None:
+            model = "<p>No model is loaded.</p>"
+        else:
+            where = f" on {html.escape(m.device)}" if m.device else ""
+            model = (
+                f"<p><b>Model:</b> {html.escape(m.name)}<br>"
+                f"<b>Licence:</b> {html.escape(m.license or 'unknown')}<br>"
+                f"{m.num_parameters / 1e6:.1f} M parameters ({html.escape(m.weight_dtype)})<br>"
+                f"<b>Engine:</b> {html.escape(m.engine)}{where}, {plural(m.threads, 'thread')}<br>"
+                f"<small>{html.escape(m.path)}</small></p>"
+            )
+        return (
+            f"<h3>{APP_NAME}</h3><p>Watch masked-diffusion language models (LLaDA format) write, "
+            f"one denoising step at a time, on your own computer.</p>{model}"
+        )
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, f"About {APP_NAME}", self.about_text())
