@@ -7,56 +7,28 @@ absorbed as they arrive (cheap), and repaints are throttled to about 30 per seco
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPixmap, QStaticText
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QGuiApplication,
+    QKeySequence,
+    QPainter,
+    QPalette,
+    QPen,
+    QPixmap,
+    QStaticText,
+)
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from core.session import MASK_PLACEHOLDER
+
+from .canvas_style import CanvasColors, bucket
 
 REPAINT_INTERVAL_MS = 33  # about 30 repaints per second, whatever the step rate
 
-# Confidence buckets as in the LLaDA demo: under 0.3, under 0.7, above.
-LOW, MID = 0.3, 0.7
 FADE = (0.45, 0.2)  # highlight opacity one and two steps after a reveal
-
-
-def bucket(confidence: float) -> int:
-    return 0 if confidence < LOW else (1 if confidence < MID else 2)
-
-
-@dataclass(frozen=True)
-class CanvasColors:
-    text: QColor
-    dim: QColor
-    mask_fill: QColor
-    mask_fill_active: QColor
-    mask_border: QColor
-    background: QColor
-    buckets: tuple[QColor, QColor, QColor]  # low, mid, high
-    bucket_text: QColor
-    block_rule: QColor
-
-    @classmethod
-    def for_palette(cls, pal: QPalette) -> CanvasColors:
-        bg = pal.color(QPalette.ColorRole.Base)
-        dark = bg.lightnessF() < 0.5
-        text = pal.color(QPalette.ColorRole.Text)
-        dim = QColor(text)
-        dim.setAlphaF(0.45)
-        if dark:
-            return cls(
-                text=text, dim=dim, background=bg,
-                mask_fill=QColor("#2a2f36"), mask_fill_active=QColor("#3a4452"), mask_border=QColor("#4b5563"),
-                buckets=(QColor("#9b3b3b"), QColor("#8a6a12"), QColor("#2e7047")),
-                bucket_text=QColor("#ffffff"), block_rule=QColor("#4b5563"),
-            )
-        return cls(
-            text=text, dim=dim, background=bg,
-            mask_fill=QColor("#eef0f3"), mask_fill_active=QColor("#dde3ec"), mask_border=QColor("#c3cad5"),
-            buckets=(QColor("#f5a3a3"), QColor("#fbd58a"), QColor("#a6dcb4")),
-            bucket_text=QColor("#1d1d1d"), block_rule=QColor("#c3cad5"),
-        )
-
 
 class TokenCanvas(QWidget):
     """Paints `gen_length` cells. Masked: a placeholder; revealed at the shown step: highlighted by
@@ -92,6 +64,10 @@ class TokenCanvas(QWidget):
         self.repaints = 0  # paint events (the benchmark and tests read it)
         self.events_absorbed = 0
         self.message = ""
+        self._text_offsets: list[int] = []
+        self._selection: tuple[int, int] | None = None  # (anchor, end) cell indices
+        # Keyboard users reach the canvas (Tab), select with Ctrl+A and copy with Ctrl+C.
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.reset(0)
 
     # -- state ---------------------------------------------------------------------------
@@ -110,6 +86,7 @@ class TokenCanvas(QWidget):
         self.current_block = 0
         self.step_blocks: dict[int, int] = {}  # step -> the block it worked on (for replay)
         self.live = False
+        self._selection = None
         self._layout_cache: tuple[int, int, list[QRectF]] | None = None
         self._request_repaint(immediate=True)
 
@@ -145,10 +122,9 @@ class TokenCanvas(QWidget):
             self._static[text] = st
         return st
 
-    def _draw_text(self, p: QPainter, r: QRectF, text: str) -> None:
+    def _draw_text(self, p: QPainter, r: QRectF, text: str, offset: int) -> None:
         st = self._static_text(text)
-        size = st.size()
-        p.drawStaticText(int(r.x() + (r.width() - size.width()) / 2), int(r.y() + (r.height() - size.height()) / 2), st)
+        p.drawStaticText(round(r.x() + offset), round(r.y() + (r.height() - st.size().height()) / 2), st)
 
     def set_message(self, message: str) -> None:
         self.message = message
@@ -210,7 +186,84 @@ class TokenCanvas(QWidget):
         if self._dirty:
             self._dirty = False
             self._relayout()
+            self._describe_for_screen_readers()
             self.update()
+
+    # -- text, selection and screen readers ----------------------------------------------
+    def shown_text(self, start: int = 0, end: int | None = None) -> str:
+        """The text of cells start..end at the shown step; a masked cell reads as ░."""
+        parts = []
+        for i in range(start, self.gen_length if end is None else end):
+            s = self.revealed_at[i]
+            if not (s and s <= self.shown_step):
+                parts.append(MASK_PLACEHOLDER)
+            elif self.tokens[i] not in self.special_ids:
+                parts.append(self.texts[i])
+        return "".join(parts)
+
+    def _describe_for_screen_readers(self) -> None:
+        """The canvas is painted, so it tells assistive technology what it shows in words: how
+        many positions are revealed and masked at which step, and the text itself."""
+        if self.message:
+            self.setAccessibleDescription(self.message)
+            return
+        shown = self.visible_token_count()
+        masked = self.gen_length - shown
+        step = f"step {self.shown_step} of {self.total_steps}, " if self.total_steps else ""
+        self.setAccessibleDescription(
+            f"{step}{shown} of {self.gen_length} tokens revealed, {masked} masked (read as ░). "
+            f"Text: {self.shown_text().strip()}"
+        )
+
+    def selected_range(self) -> tuple[int, int] | None:
+        if self._selection is None:
+            return None
+        a, b = self._selection
+        return min(a, b), max(a, b) + 1
+
+    def selected_text(self) -> str:
+        r = self.selected_range()
+        return self.shown_text(*r) if r else ""
+
+    def select_all(self) -> None:
+        if self.gen_length:
+            self._selection = (0, self.gen_length - 1)
+            self.update()
+
+    def _cell_at(self, x: float, y: float) -> int | None:
+        for i, r in enumerate(self._layout()):
+            if r.adjusted(-2, -2, 2, 2).contains(x, y):
+                return i
+        return None
+
+    def mousePressEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
+        i = self._cell_at(event.position().x(), event.position().y())
+        self._selection = (i, i) if i is not None else None
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
+        self.update()
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
+        i = self._cell_at(event.position().x(), event.position().y())
+        if self._selection is not None and i is not None:
+            self._selection = (self._selection[0], i)
+            self.update()
+
+    def focusInEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
+        self.update()  # draw the focus indicator
+        super().focusInEvent(event)
+
+    def focusOutEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
+        self.update()
+        super().focusOutEvent(event)
+
+    def keyPressEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
+        if event.matches(QKeySequence.StandardKey.SelectAll):
+            self.select_all()
+        elif event.matches(QKeySequence.StandardKey.Copy):
+            text = self.selected_text() or self.shown_text()
+            QGuiApplication.clipboard().setText(text.strip())
+        else:
+            super().keyPressEvent(event)
 
     # -- layout --------------------------------------------------------------------------
     def _cell_text(self, i: int) -> str:
@@ -242,6 +295,7 @@ class TokenCanvas(QWidget):
         special_w = 14
         x, y = margin, margin
         rects: list[QRectF] = []
+        offsets: list[int] = []  # where each cell's text starts inside its rect
         after_text = False  # the cell before is revealed text that does not end a line
         word_start = 0  # first cell of the word the current cell belongs to
         for i in range(self.gen_length):
@@ -258,7 +312,10 @@ class TokenCanvas(QWidget):
                     text = self.texts[i]
                     joined = after_text and bool(text) and not text[0].isspace() and x > margin
                     if joined:
-                        x -= gap + 2 * pad
+                        # Its cell starts where the word's text ends (no left padding), so its
+                        # highlight never paints over the last letter of the piece before it.
+                        x -= gap + pad
+                        w -= pad
             else:
                 w = mask_w
             if not joined:
@@ -274,11 +331,13 @@ class TokenCanvas(QWidget):
                     x = margin
                 y += h + gap
             rects.append(QRectF(x, y, w, h))
+            offsets.append(0 if joined else pad)
             x += w + gap
             if s and s <= self.shown_step and "\n" in self.texts[i] and self.tokens[i] not in self.special_ids:
                 x = margin
                 y += h + gap
         self._layout_cache = (width, self.shown_step, rects)
+        self._text_offsets = offsets
         return rects
 
     def _relayout(self) -> None:
@@ -325,6 +384,16 @@ class TokenCanvas(QWidget):
             return
         rects = self._layout()
         active_block = self.step_blocks.get(self.shown_step, 0) if self.shown_step else 0
+        selected = self.selected_range()
+        if selected is not None:
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(self.palette().color(QPalette.ColorRole.Highlight).lighter(150))
+            for r in rects[selected[0]:selected[1]]:
+                p.drawRect(r.adjusted(-2, -1, 2, 1))
+        if self.hasFocus():  # the keyboard focus indicator
+            p.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), 2))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRect(QRectF(self.rect()).adjusted(1, 1, -1, -1))
         for i, r in enumerate(rects):
             s = self.revealed_at[i]
             if s and s <= self.shown_step:
@@ -353,46 +422,9 @@ class TokenCanvas(QWidget):
                         p.setBrush(c)
                         p.drawRoundedRect(r, 4, 4)
                     p.setPen(colors.text)
-                self._draw_text(p, r, self._cell_text(i))
+                self._draw_text(p, r, self._cell_text(i), self._text_offsets[i])
             else:
                 in_active = (i // self.block_length) == active_block
                 pm = self._mask_pixmap(int(r.width()), int(r.height()), in_active, colors)
                 p.drawPixmap(int(r.x()), int(r.y()), pm)
         p.end()
-
-
-class Legend(QWidget):
-    """The colour key under the canvas."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setAccessibleName("Colour legend")
-        self.setToolTip("What the cell colours mean")
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(4, 0, 4, 0)
-        self._chips: list[tuple[QLabel, int]] = []
-        for text, idx in (("masked", -1), ("revealed now, confidence < 0.3", 0), ("< 0.7", 1), ("≥ 0.7", 2)):
-            chip = QLabel()
-            chip.setFixedSize(14, 14)
-            chip.setAccessibleName(f"Legend colour: {text}")
-            label = QLabel(text)
-            label.setAccessibleName(f"Legend: {text}")
-            lay.addWidget(chip)
-            lay.addWidget(label)
-            lay.addSpacing(8)
-            self._chips.append((chip, idx))
-        lay.addStretch(1)
-        self.refresh()
-
-    def refresh(self) -> None:
-        colors = CanvasColors.for_palette(self.palette())
-        for chip, idx in self._chips:
-            c = colors.mask_fill_active if idx < 0 else colors.buckets[idx]
-            chip.setStyleSheet(
-                f"background:{c.name()}; border:1px solid {colors.mask_border.name()}; border-radius:3px;"
-            )
-
-    def changeEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
-        if event.type() == event.Type.PaletteChange:
-            self.refresh()
-        super().changeEvent(event)

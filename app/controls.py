@@ -387,6 +387,7 @@ class ControlsPanel(QWidget):
                 self.confidence_eos_eot_inf.setChecked(bool(d["confidence_eos_eot_inf"]))
         finally:
             self._applying_preset = False
+        self._name_preset()  # values set from outside name their preset, or Custom
         self._update_summary()
         self.changed.emit()
 

@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 from core.resources import bundled_model_dir, resources_dir
 
 from . import APP_NAME, ORG_NAME, SETTINGS_APP
-from .canvas import Legend, TokenCanvas
+from .canvas import TokenCanvas
+from .canvas_style import Legend
 from .chat_panel import ChatPanel
 from .controls import ControlsPanel, describe
 from .first_run import FirstRunBanner

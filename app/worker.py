@@ -16,13 +16,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from core.errors import CheckpointError, EngineUnavailableError
 from core.events import CancelToken, GenerationResult, StepEvent
-from core.params import GenerationParams
+from core.params import GenerationParams, ParamError
 from core.session import Session
 
 
@@ -223,10 +222,11 @@ class EngineWorker(QObject):
                 self.step.emit(StepUpdate(request.run_id, event, texts))
                 return not cancel.cancelled
 
-            if cancel.cancelled:  # stopped before it started: a finished, empty, cancelled run
-                pass
             result = session.generate_ids([list(prompt_ids)], request.params, on_step, cancel)
             texts = tuple(tokenizer.token_texts(result.generated_ids[0])) if result.generated_ids else ()
+        except ParamError as exc:  # named as the window labels it ("Steps", not max_steps)
+            self.failed.emit(RunFailure(request.run_id, exc.describe("label")))
+            return
         except Exception as exc:
             self.failed.emit(RunFailure(request.run_id, str(exc) or type(exc).__name__))
             return
@@ -312,6 +312,3 @@ def model_exists(path: str | Path | None) -> bool:
     p = Path(path) if path else bundled_model_dir()
     return p.is_dir() and (p / "config.json").is_file()
 
-
-def params_from_dict(d: dict[str, Any]) -> GenerationParams:
-    return GenerationParams(**d)
