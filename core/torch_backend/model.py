@@ -7,6 +7,7 @@ Shapes: B batch, L sequence, d model width, H heads, K kv heads, hd head dim, V 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import TYPE_CHECKING
 
 import torch
@@ -232,7 +233,11 @@ class LLaDAModel(nn.Module):
         tensors: dict[str, torch.Tensor] = {}
         for name in params:
             view = ckpt.tensors[name]
-            t = torch.from_numpy(view.data)  # shares the memory map
+            with warnings.catch_warnings():
+                # The map is read-only on purpose (core/safetensors_io.py); inference never writes
+                # into weights, so torch's "not writable" warning is noise here.
+                warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+                t = torch.from_numpy(view.data)  # shares the memory map
             if view.dtype == "bf16":
                 t = t.view(torch.int16).view(torch.bfloat16)
             tensors[name] = t.to(device=device, dtype=target)

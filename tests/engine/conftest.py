@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,10 @@ def ckpt_eos(tmp_path_factory: pytest.TempPathFactory) -> Checkpoint:
     """f32 with EOS and EOT made likely: their LM-head rows copy another token's row plus a
     little noise, so they win the argmax at a good share of positions (the EOS options matter)."""
     ck = load_checkpoint(random_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny-eos", seed=4))
-    head = ck.tensors["model.transformer.ff_out.weight"].data  # copy-on-write map: private to us
+    # The map is read-only: give this checkpoint a private writable copy of the head.
+    name = "model.transformer.ff_out.weight"
+    ck.tensors[name] = dataclasses.replace(ck.tensors[name], data=ck.tensors[name].data.copy())
+    head = ck.tensors[name].data
     rng = np.random.default_rng(0)
     # The canvas the sampler tests start from: prompt() of test_sampler.py, then 16 masks.
     ids = np.random.default_rng(0).integers(32, 256, size=(2, 9))
