@@ -207,8 +207,11 @@ class MainWindow(QMainWindow, WindowIO):
         right = QScrollArea()
         right.setWidgetResizable(True)
         right.setWidget(self.controls)
-        right.setMinimumWidth(280)
-        right.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Wide enough for every row of the settings (labels and values never cut off); taller
+        # settings than the window scroll vertically.
+        bar = right.verticalScrollBar().sizeHint().width()
+        right.setMinimumWidth(max(280, self.controls.minimumSizeHint().width() + bar + 2 * right.frameWidth()))
+        right.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         right.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # its controls take focus, not the frame
         describe(right, "Sampler settings", "Sampler settings for the next generation")
         self.controls_scroll = right
