@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import TextIO
 
-from . import cli_generate
+from . import cli_generate, cli_replay, cli_serve
 from .cli_generate import UsageError
 from .errors import CheckpointError, EngineUnavailableError
 from .params import ParamError
+from .run_file import RunFileError
 
 # The commands, in the order `--help` lists them.
-COMMANDS: tuple[ModuleType, ...] = (cli_generate,)
+COMMANDS: tuple[ModuleType, ...] = (cli_generate, cli_replay, cli_serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +45,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except ParamError as exc:  # named as the option the user typed (--steps, not max_steps)
         print(f"llada-studio: error: {exc.describe('flag')}", file=sys.stderr)
         return 2
-    except (CheckpointError, EngineUnavailableError, ValueError) as exc:
+    except (CheckpointError, EngineUnavailableError, RunFileError, ValueError) as exc:
         print(f"llada-studio: error: {exc}", file=sys.stderr)
         return 2
 
