@@ -1,16 +1,15 @@
-"""What a finished run is saved as: its JSON trajectory file and its plain text."""
+"""What a finished run is saved as: a run file (core/run_file.py, the CLI's --json format) and
+its plain text; and a saved run opened back into the window."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
+from core.events import GenerationResult
+from core.run_file import RunRecord
 from core.session import passage
 
-from .worker import RunOutcome
-
-EXPORT_FORMAT = "llada-studio.trajectory/1"
+from .worker import GenerationRequest, ModelInfo, RunOutcome
 
 
 def run_passage(outcome: RunOutcome) -> str:
@@ -20,31 +19,47 @@ def run_passage(outcome: RunOutcome) -> str:
     return passage(outcome.request.prompt, outcome.text)
 
 
-def export_data(o: RunOutcome) -> dict[str, Any]:
-    res = o.result
-    return {
-        "format": EXPORT_FORMAT,
-        "model": {"name": o.model.name, "path": o.model.path, "license": o.model.license,
-                  "engine": o.model.engine, "threads": o.model.threads, "device": o.model.device},
-        "prompt": o.request.prompt,
-        "chat": o.request.chat,
-        "history": [{"role": r, "content": c} for r, c in o.request.history],
-        "prompt_ids": list(o.prompt_ids),
-        "params": o.request.params.to_dict(),
-        "text": o.text,
-        "passage": run_passage(o),
-        "generated_ids": list(res.generated_ids[0]) if res.generated_ids else [],
-        "token_texts": list(o.token_texts),
-        "cancelled": res.cancelled,
-        "timings": {k: float(v) for k, v in res.timings.items()},
-        "trajectory": [e.to_json(0) for e in res.trajectory],
-    }
+def record_of(o: RunOutcome) -> RunRecord:
+    res, m = o.result, o.model
+    return RunRecord(
+        prompt=o.request.prompt,
+        prompt_ids=tuple(o.prompt_ids),
+        params=o.request.params,
+        generated_ids=tuple(res.generated_ids[0]) if res.generated_ids else (),
+        token_texts=tuple(o.token_texts),
+        text=o.text,
+        passage=run_passage(o),
+        trajectory=tuple(res.trajectory),
+        mask_id=m.mask_id,
+        special_ids=(m.eos_id, m.eot_id),
+        chat=o.request.chat,
+        history=tuple(o.request.history),
+        cancelled=res.cancelled,
+        timings={k: float(v) for k, v in res.timings.items()},
+        model={"name": m.name, "path": m.path, "license": m.license, "engine": m.engine, "threads": m.threads,
+               "device": m.device},
+    )
+
+
+def outcome_of(record: RunRecord, run_id: int) -> RunOutcome:
+    """A saved run as the window holds a finished one (its model need not be loaded)."""
+    m = record.model
+    eos, eot = (list(record.special_ids) + [-1, -1])[:2]
+    info = ModelInfo(
+        path=str(m.get("path", "")), name=str(m.get("name", "saved run")), engine=str(m.get("engine", "")),
+        device=str(m.get("device", "")), threads=int(m.get("threads", 0) or 0), description="",
+        license=m.get("license"), num_parameters=0, weight_dtype="", has_chat_template=record.chat,
+        mask_id=record.mask_id, eos_id=eos, eot_id=eot, max_sequence_length=0, load_seconds=0.0,
+    )
+    request = GenerationRequest(run_id=run_id, prompt=record.prompt or "", params=record.params, chat=record.chat,
+                                history=record.history)
+    result = GenerationResult(generated_ids=(record.generated_ids,), trajectory=record.trajectory,
+                              timings=dict(record.timings), cancelled=record.cancelled, texts=(record.text,))
+    return RunOutcome(run_id, request, record.prompt_ids, result, record.token_texts, info)
 
 
 def write_json(o: RunOutcome, path: str | Path) -> Path:
-    p = Path(path)
-    p.write_text(json.dumps(export_data(o), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return p
+    return record_of(o).save(path)
 
 
 def write_text(o: RunOutcome, path: str | Path) -> Path:

@@ -53,6 +53,8 @@ class WindowActions:
                            "Open any LLaDA-format checkpoint folder")
         self.bundled = action("Use &bundled model", lambda: w.open_model(None), None,
                               "Load the model that ships with LLaDA Studio")
+        self.open_run = action("Open &run…", w.open_run_dialog, "Ctrl+Shift+O",
+                               "Open a saved run (exported, or printed by llada-studio generate --json) to replay")
         self.export = action("&Export text and trajectory…", w.export_dialog, "Ctrl+E",
                              "Save the text and every step as JSON")
         self.export_text = action("Export &text only…", w.export_text_dialog, "Ctrl+Shift+E", "Save the generated text")
@@ -74,7 +76,7 @@ class WindowActions:
         m = mb.addMenu("&File")
         m.addActions([self.open, self.bundled])
         m.addSeparator()
-        m.addActions([self.export, self.export_text])
+        m.addActions([self.open_run, self.export, self.export_text])
         m.addSeparator()
         m.addAction(self.quit)
         m = mb.addMenu("&Edit")

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.params import plural
 from core.resources import bundled_model_dir, resources_dir
 
 from . import APP_NAME, ORG_NAME, SETTINGS_APP
@@ -470,8 +471,6 @@ class MainWindow(QMainWindow, WindowIO):
         self.replay.finish(n)
         total = float(res.timings.get("total_s", res.trajectory[-1].elapsed if res.trajectory else 0.0))
         self.status.finish(total, self.canvas.visible_token_count())
-        from core.params import plural
-
         if res.cancelled:
             self.status.message(f"Stopped after {n} of {plural(outcome.request.params.step_budget, 'step')}", 6000)
         else:
@@ -483,6 +482,26 @@ class MainWindow(QMainWindow, WindowIO):
             self.transcript.refresh()
         self._set_state(UiState.READY)
         self.runFinished.emit(outcome)
+
+    def show_outcome(self, outcome: RunOutcome) -> None:
+        """Put a finished run on the canvas without running it (a saved run opened)."""
+        self.replay.stop()
+        self.outcome = outcome
+        p, res = outcome.request.params, outcome.result
+        self.canvas.reset(p.gen_length, p.block_length, frozenset({outcome.model.eos_id, outcome.model.eot_id}),
+                          p.step_budget)
+        self.canvas.set_message("")
+        texts = outcome.token_texts
+        for e in res.trajectory:
+            self.canvas.absorb(e.step, e.block, e.positions[0], e.tokens[0], e.confidences[0],
+                               tuple(texts[i] if i < len(texts) else "" for i in e.positions[0]))
+        self.canvas.set_final_texts(texts, res.generated_ids[0] if res.generated_ids else ())
+        self.canvas.flush()
+        self.replay.finish(self.canvas.last_step)
+        self.status.clear_run()
+        if not outcome.request.chat:
+            self.prompt.setPlainText(outcome.request.prompt)
+        self._set_state(self.state)
 
     @Slot(object)
     def _on_failed(self, failure: RunFailure) -> None:

@@ -17,7 +17,7 @@ from core.params import plural
 from core.session import MASK_PLACEHOLDER
 
 from . import APP_NAME
-from .export import export_data, run_passage, write_json, write_text
+from .export import outcome_of, record_of, run_passage, write_json, write_text
 from .theme import THEMES, apply_theme
 
 
@@ -54,7 +54,7 @@ class WindowIO:
     def export_data(self) -> dict[str, Any]:
         if self.outcome is None:
             raise ValueError("nothing to export yet: generate first")
-        return export_data(self.outcome)
+        return record_of(self.outcome).to_json()
 
     def export_json(self, path: str | Path) -> Path:
         return write_json(self.outcome, path)
@@ -92,6 +92,31 @@ class WindowIO:
             return
         self.settings.setValue("export_dir", str(out.parent))
         self.status.message(f"Saved {out}", 5000)
+
+    def open_run_dialog(self) -> None:
+        folder = str(self.settings.value("export_dir", "", type=str) or "") or str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open a saved run", folder, "Run files (*.json)")
+        if path:
+            self.open_run(path)
+
+    def open_run(self, path: str | Path) -> bool:
+        """Show a saved run (exported here or printed by `llada-studio generate --json`) to scrub
+        and replay; the loaded model stays as it is."""
+        from core.run_file import RunFileError, RunRecord
+
+        if self.state == "running":  # type: ignore[attr-defined]
+            return False
+        try:
+            record = RunRecord.load(path)
+        except RunFileError as exc:
+            self.status.message(f"Could not open the run: {exc.problem}", 8000)
+            if self.dialogs:  # type: ignore[attr-defined]
+                QMessageBox.warning(self, "Not a run file", f"{exc.path}\n\n{exc.problem}")
+            return False
+        self._run_id += 1
+        self.show_outcome(outcome_of(record, self._run_id))  # type: ignore[attr-defined]
+        self.status.message(f"Opened {Path(path).name}: {plural(len(record.trajectory), 'step')}", 5000)
+        return True
 
     # -- replay ----------------------------------------------------------------------------
     def toggle_replay(self) -> None:

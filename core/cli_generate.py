@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from .engine import ENGINE_KINDS
 from .events import CancelToken, StepEvent
 from .params import SPECS, GenerationParams, ParamError, plural, recommended_params
+from .run_file import record_run
 from .session import MASK_PLACEHOLDER, Session, count_masked, passage
 
 EXIT_INTERRUPTED = 130  # the shell's status for a command stopped by Ctrl+C (128 + SIGINT)
@@ -191,21 +192,11 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         else ""
     )
     if args.json:
-        payload: dict[str, Any] = {
-            "model": str(session.checkpoint.path),
-            "engine": session.engine.name,
-            "threads": session.engine.threads,
-            "prompt": args.prompt,
-            "prompt_ids": prompt_ids,
-            "generated_ids": list(result.generated_ids[0]),
-            "text": answer,
-            "passage": passage(prompt_text, answer),
-            "cancelled": result.cancelled,
-            "params": params.to_dict()
-            | {"mask_id": params.mask_id if params.mask_id is not None else session.checkpoint.mask_id},
-            "trajectory": [e.to_json() for e in result.trajectory],
-            "timings": {"load_s": load_s, **result.timings},
-        }
+        record = record_run(
+            session, args.prompt if prompt_text or args.chat else None, prompt_ids, params, result, chat=args.chat
+        )
+        payload = record.to_json()
+        payload["timings"] = {"load_s": load_s, **payload["timings"]}
         json.dump(payload, out, ensure_ascii=False)
         out.write("\n")
     elif live is None:

@@ -1,0 +1,69 @@
+"""`llada-studio replay FILE`: play a saved run (core/run_file.py) in the terminal, step by step.
+
+The run file carries every token's text, so no model is loaded. `--step K` prints the canvas at
+step K; `--delay S` sets the pause between frames (the LLaDA demo's visualisation delay).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+from typing import TextIO
+
+from .params import plural
+from .run_file import RunRecord
+from .session import MASK_PLACEHOLDER, passage
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("replay", help="play a saved run (a --json output or an exported run) step by step")
+    p.set_defaults(run=run)
+    p.add_argument("file", help="the run file")
+    p.add_argument("--delay", type=float, default=0.05, help="seconds between steps (default %(default)s)")
+    p.add_argument("--step", type=int, default=None, help="print the canvas at this step and stop")
+
+
+def canvas_at(record: RunRecord, step: int) -> str:
+    """The generated region after `step` steps: revealed tokens' texts, ░ where still masked."""
+    shown: list[str | None] = [None] * record.gen_length
+    specials = set(record.special_ids)
+    for e in record.trajectory[:step]:
+        for pos, tok in zip(e.positions[0], e.tokens[0]):
+            shown[pos] = "" if tok in specials else record.token_texts[pos]
+    return "".join(MASK_PLACEHOLDER if t is None else t for t in shown)
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    from .cli_generate import UsageError
+
+    record = RunRecord.load(args.file)
+    total = len(record.trajectory)
+    before = "" if record.chat or record.prompt is None else record.prompt
+    if args.step is not None:
+        if not 0 <= args.step <= total:
+            raise UsageError(f"--step {args.step} is outside the run (0..{total})")
+        out.write(passage(before, canvas_at(record, args.step)) + "\n")
+        return 0
+    if args.delay < 0 or args.delay > 60:
+        raise UsageError(f"--delay {args.delay} must be between 0 and 60 seconds")
+    name = record.model.get("name", "?")
+    header = f"{name} · {plural(total, 'step')} · {record.params.gen_length} tokens"
+    if not out.isatty():
+        out.write(f"[{header}]\n{passage(before, canvas_at(record, total))}\n")
+        return 0
+    lines = 0
+    width = max(20, shutil.get_terminal_size().columns)
+    try:
+        for step in range(total + 1):
+            text = f"{header} · step {step}/{total}\n{passage(before, canvas_at(record, step))}"
+            if lines:
+                out.write(f"\x1b[{lines}F\x1b[J")
+            out.write(text + "\n")
+            out.flush()
+            lines = sum(max(1, -(-len(line) // width)) for line in text.split("\n"))
+            time.sleep(args.delay)
+    except KeyboardInterrupt:
+        out.write("\n[replay stopped]\n")
+        return 130
+    return 0
