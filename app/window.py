@@ -8,36 +8,22 @@ import threading
 from enum import Enum
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon
+from PySide6.QtCore import QSettings, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
-    QApplication,
-    QCheckBox,
-    QHBoxLayout,
     QMainWindow,
     QMessageBox,
-    QPlainTextEdit,
-    QPushButton,
-    QScrollArea,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
 )
 
 from core.params import plural
-from core.resources import bundled_model_dir, resources_dir
+from core.resources import bundled_model_dir
 
-from . import APP_NAME, ORG_NAME, SETTINGS_APP
-from .canvas import TokenCanvas
-from .canvas_style import Legend
-from .chat_panel import ChatPanel
-from .controls import ControlsPanel, describe
-from .first_run import FirstRunBanner
-from .menus import WindowActions, max_threads
-from .replay_bar import ReplayBar
-from .status_panel import StatusPanel, engine_text
-from .theme import apply_theme
+from . import APP_NAME
+from .menus import max_threads
+from .status_panel import engine_text
+from .window_chat import WindowChat
 from .window_io import WindowIO
+from .window_settings import WindowSettings, app_icon, make_settings  # noqa: F401 - the launcher's names
 from .worker import (
     EngineHost,
     GenerationRequest,
@@ -62,21 +48,7 @@ class UiState(str, Enum):
     RUNNING = "running"
 
 
-def make_settings() -> QSettings:
-    return QSettings(ORG_NAME, SETTINGS_APP)
-
-
-def app_icon() -> QIcon:
-    icons = resources_dir() / "icons"
-    icon = QIcon()
-    for name in ("llada-studio.svg", "llada-studio-256.png", "llada-studio-64.png"):
-        p = icons / name
-        if p.is_file():
-            icon.addFile(str(p))
-    return icon
-
-
-class MainWindow(QMainWindow, WindowIO):
+class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat):
     stateChanged = Signal(str)
     modelLoaded = Signal(object)  # ModelInfo
     runFinished = Signal(object)  # RunOutcome
@@ -132,122 +104,13 @@ class MainWindow(QMainWindow, WindowIO):
         if autoload:
             self._autoload(model_dir)
 
-    def _saved_engine(self, asked: str | None) -> str:
-        from core.engine import engine_unavailable_reason
-
-        kind = asked or str(self.settings.value("engine", "auto", type=str) or "auto")
-        if kind not in ("auto", "cpp", "torch") or (asked is None and engine_unavailable_reason(kind)):
-            return "auto"  # a saved engine this installation cannot run never blocks the start
-        return kind
-
     # ======================================================================================
     # building
     # ======================================================================================
     def _build(self) -> None:
-        self.prompt = describe(QPlainTextEdit(), "Prompt", "What the model continues (or your chat message). "
-                               "Ctrl+Enter generates; Tab moves to the next control.")
-        self.prompt.setObjectName("promptEdit")
-        self.prompt.setTabChangesFocus(True)
-        self.prompt.setPlaceholderText("Type a prompt… (Ctrl+Enter to generate)")
-        self.prompt.setMaximumHeight(84)
-        self.generate_button = describe(QPushButton("Generate"), "Generate", "Start generating (Ctrl+Enter)")
-        self.generate_button.setObjectName("generateButton")
-        self.stop_button = describe(QPushButton("Stop"), "Stop", "Stop before the next forward pass (Esc)")
-        self.stop_button.setObjectName("stopButton")
-        self.chat_mode = describe(QCheckBox("Chat"), "Chat mode",
-                                  "Multi-turn chat with the model's chat template (only for checkpoints that have one)")
-        self.new_chat_button = describe(QPushButton("New chat"), "New chat", "Forget the conversation (Ctrl+N)")
-        self.generate_button.clicked.connect(self.generate)
-        self.stop_button.clicked.connect(self.stop)
-        self.chat_mode.toggled.connect(self._on_chat_mode)
-        self.new_chat_button.clicked.connect(self.new_chat)
-        self.transcript = ChatPanel()
-        self.banner = FirstRunBanner()
-        self.banner.examplePicked.connect(self._use_example)
-        self.banner.dismissed.connect(lambda: self.settings.setValue("intro_dismissed", True))
-        self.banner.hide()
+        from .window_layout import build_window
 
-        self.canvas = TokenCanvas()
-        self.canvas_scroll = QScrollArea()
-        self.canvas_scroll.setObjectName("canvasScroll")
-        self.canvas_scroll.setWidgetResizable(True)
-        self.canvas_scroll.setWidget(self.canvas)
-        self.canvas_scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the canvas itself takes focus
-        describe(self.canvas_scroll, "Generation view", "The generated region, token by token")
-        self.legend = Legend()
-        self.replay = ReplayBar()
-        self.replay.stepChosen.connect(self.canvas.show_step)
-        self.replay.copy_button.clicked.connect(self.copy_text)
-        self.replay.export_button.clicked.connect(self.export_dialog)
-        # The names the tests and the screenshot script use.
-        r = self.replay
-        self.play_button, self.scrubber, self.scrub_label = r.play_button, r.scrubber, r.label
-        self.copy_button, self.export_button = r.copy_button, r.export_button
-
-        buttons = QHBoxLayout()
-        for widget in (self.generate_button, self.stop_button):
-            buttons.addWidget(widget)
-        buttons.addSpacing(12)
-        buttons.addWidget(self.chat_mode)
-        buttons.addWidget(self.new_chat_button)
-        buttons.addStretch(1)
-        left = QWidget()
-        lv = QVBoxLayout(left)
-        lv.setContentsMargins(8, 8, 4, 4)
-        lv.addWidget(self.banner)
-        lv.addWidget(self.transcript)
-        lv.addWidget(self.prompt)
-        lv.addLayout(buttons)
-        lv.addWidget(self.canvas_scroll, 1)
-        lv.addWidget(self.legend)
-        lv.addWidget(self.replay)
-
-        self.controls = ControlsPanel()
-        self.controls.summary.setObjectName("scheduleSummary")
-        self.controls.changed.connect(self._on_controls_changed)
-        right = QScrollArea()
-        right.setWidgetResizable(True)
-        right.setWidget(self.controls)
-        # Wide enough for every row of the settings (labels and values never cut off); taller
-        # settings than the window scroll vertically.
-        bar = right.verticalScrollBar().sizeHint().width()
-        right.setMinimumWidth(max(280, self.controls.minimumSizeHint().width() + bar + 2 * right.frameWidth()))
-        right.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        right.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # its controls take focus, not the frame
-        describe(right, "Sampler settings", "Sampler settings for the next generation")
-        self.controls_scroll = right
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(right)
-        self.splitter.setStretchFactor(0, 1)
-        self.splitter.setStretchFactor(1, 0)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.setSizes([720, 300])
-        self.setCentralWidget(self.splitter)
-        self.resize(1060, 680)
-
-        self.actions_ = WindowActions(self, self.engine_kind, self.threads, self.theme)
-        a = self.actions_
-        self.act_open, self.act_bundled = a.open, a.bundled
-        self.act_export, self.act_export_text = a.export, a.export_text
-        self.act_copy, self.act_generate, self.act_stop, self.act_about = a.copy, a.generate, a.stop, a.about
-        self.act_new_chat, self.act_replay, self.act_regenerate = a.new_chat, a.replay, a.regenerate
-        a.engine_group.triggered.connect(self._on_engine_chosen)
-        a.threads_group.triggered.connect(self._on_threads_chosen)
-        a.theme_group.triggered.connect(lambda act: self.set_theme(act.data()))
-        self.status = StatusPanel(self.statusBar())
-        st = self.status
-        self.status_step, self.status_block, self.status_speed = st.step, st.block, st.speed
-        self.status_elapsed, self.status_engine, self.status_model = st.elapsed, st.engine, st.model
-        self._restore_settings()
-        app = QApplication.instance()
-        if isinstance(app, QApplication):
-            apply_theme(app, self.theme)
-            app.aboutToQuit.connect(self.shutdown)
-            try:
-                QGuiApplication.styleHints().colorSchemeChanged.connect(self._system_scheme_changed)
-            except AttributeError:
-                pass
+        build_window(self)
         self._set_state(UiState.EMPTY)
         self._show_idle_canvas()
 
@@ -483,26 +346,6 @@ class MainWindow(QMainWindow, WindowIO):
         self._set_state(UiState.READY)
         self.runFinished.emit(outcome)
 
-    def show_outcome(self, outcome: RunOutcome) -> None:
-        """Put a finished run on the canvas without running it (a saved run opened)."""
-        self.replay.stop()
-        self.outcome = outcome
-        p, res = outcome.request.params, outcome.result
-        self.canvas.reset(p.gen_length, p.block_length, frozenset({outcome.model.eos_id, outcome.model.eot_id}),
-                          p.step_budget)
-        self.canvas.set_message("")
-        texts = outcome.token_texts
-        for e in res.trajectory:
-            self.canvas.absorb(e.step, e.block, e.positions[0], e.tokens[0], e.confidences[0],
-                               tuple(texts[i] if i < len(texts) else "" for i in e.positions[0]))
-        self.canvas.set_final_texts(texts, res.generated_ids[0] if res.generated_ids else ())
-        self.canvas.flush()
-        self.replay.finish(self.canvas.last_step)
-        self.status.clear_run()
-        if not outcome.request.chat:
-            self.prompt.setPlainText(outcome.request.prompt)
-        self._set_state(self.state)
-
     @Slot(object)
     def _on_failed(self, failure: RunFailure) -> None:
         if failure.run_id != self._run_id:
@@ -539,32 +382,6 @@ class MainWindow(QMainWindow, WindowIO):
     def _use_example(self, text: str) -> None:
         self.prompt.setPlainText(text)
         self.prompt.setFocus()
-
-    # ======================================================================================
-    # chat
-    # ======================================================================================
-    def _on_chat_mode(self, on: bool) -> None:
-        if self.chat_mode.isEnabled():
-            self._chat_pref = on
-        # The box holds either the passage to continue or the next message: switching keeps each.
-        if on:
-            self._plain_prompt = self.prompt.toPlainText()
-            self.prompt.clear()
-        elif not self.prompt.toPlainText():
-            self.prompt.setPlainText(self._plain_prompt)
-        self.transcript.setVisible(on)
-        self.prompt.setPlaceholderText("Your message… (Ctrl+Enter to send)" if on
-                                       else "Type a prompt… (Ctrl+Enter to generate)")
-        self.transcript.refresh()
-        self._set_state(self.state)
-
-    def new_chat(self) -> None:
-        if self.state == UiState.RUNNING or not self._chat_active():
-            return
-        self.transcript.clear_history()
-
-    def _chat_active(self) -> bool:
-        return self.chat_mode.isEnabled() and self.chat_mode.isChecked()
 
     # ======================================================================================
     # state and shutdown
@@ -607,27 +424,3 @@ class MainWindow(QMainWindow, WindowIO):
                 pass
         self.shutdown()
         event.accept()
-
-    # -- settings ------------------------------------------------------------------------
-    def _restore_settings(self) -> None:
-        s = self.settings
-        geo = s.value("window/geometry")
-        if isinstance(geo, QByteArray):
-            self.restoreGeometry(geo)
-        split = s.value("window/splitter")
-        if isinstance(split, QByteArray):
-            self.splitter.restoreState(split)
-        self.controls.restore(s)
-        self.prompt.setPlainText(str(s.value("prompt", "", type=str) or ""))
-        self._chat_pref = bool(s.value("chat_mode", False, type=bool))
-
-    def save_settings(self) -> None:
-        s = self.settings
-        self.controls.save(s)
-        s.setValue("prompt", self.prompt.toPlainText() if not self._chat_active() else self._plain_prompt)
-        s.setValue("chat_mode", self.chat_mode.isChecked() if self.chat_mode.isEnabled() else self._chat_pref)
-        s.setValue("theme", self.theme)
-        s.setValue("threads", int(self.threads or 0))
-        s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/splitter", self.splitter.saveState())
-        s.sync()

@@ -118,6 +118,27 @@ class WindowIO:
         self.status.message(f"Opened {Path(path).name}: {plural(len(record.trajectory), 'step')}", 5000)
         return True
 
+    # -- a saved run -----------------------------------------------------------------------
+    def show_outcome(self, outcome: Any) -> None:
+        """Put a finished run on the canvas without running it (a saved run opened)."""
+        self.replay.stop()
+        self.outcome = outcome
+        p, res = outcome.request.params, outcome.result
+        self.canvas.reset(p.gen_length, p.block_length, frozenset({outcome.model.eos_id, outcome.model.eot_id}),
+                          p.step_budget)
+        self.canvas.set_message("")
+        texts = outcome.token_texts
+        for e in res.trajectory:
+            self.canvas.absorb(e.step, e.block, e.positions[0], e.tokens[0], e.confidences[0],
+                               tuple(texts[i] if i < len(texts) else "" for i in e.positions[0]))
+        self.canvas.set_final_texts(texts, res.generated_ids[0] if res.generated_ids else ())
+        self.canvas.flush()
+        self.replay.finish(self.canvas.last_step)
+        self.status.clear_run()
+        if not outcome.request.chat:
+            self.prompt.setPlainText(outcome.request.prompt)
+        self._set_state(self.state)
+
     # -- replay ----------------------------------------------------------------------------
     def toggle_replay(self) -> None:
         self.replay.toggle()  # type: ignore[attr-defined]

@@ -1,0 +1,62 @@
+"""What the window remembers between runs (QSettings): geometry, splitter, controls, prompt, chat
+preference, theme and threads. The engine is saved only once a model has loaded on it (window.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtGui import QIcon
+
+from core.resources import resources_dir
+
+from . import ORG_NAME, SETTINGS_APP
+
+
+def make_settings() -> QSettings:
+    return QSettings(ORG_NAME, SETTINGS_APP)
+
+
+def app_icon() -> QIcon:
+    icons = resources_dir() / "icons"
+    icon = QIcon()
+    for name in ("llada-studio.svg", "llada-studio-256.png", "llada-studio-64.png"):
+        p = icons / name
+        if p.is_file():
+            icon.addFile(str(p))
+    return icon
+
+
+class WindowSettings:
+    settings: Any
+
+    def _saved_engine(self, asked: str | None) -> str:
+        from core.engine import engine_unavailable_reason
+
+        kind = asked or str(self.settings.value("engine", "auto", type=str) or "auto")
+        if kind not in ("auto", "cpp", "torch") or (asked is None and engine_unavailable_reason(kind)):
+            return "auto"  # a saved engine this installation cannot run never blocks the start
+        return kind
+
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geo = s.value("window/geometry")
+        if isinstance(geo, QByteArray):
+            self.restoreGeometry(geo)
+        split = s.value("window/splitter")
+        if isinstance(split, QByteArray):
+            self.splitter.restoreState(split)
+        self.controls.restore(s)
+        self.prompt.setPlainText(str(s.value("prompt", "", type=str) or ""))
+        self._chat_pref = bool(s.value("chat_mode", False, type=bool))
+
+    def save_settings(self) -> None:
+        s = self.settings
+        self.controls.save(s)
+        s.setValue("prompt", self.prompt.toPlainText() if not self._chat_active() else self._plain_prompt)
+        s.setValue("chat_mode", self.chat_mode.isChecked() if self.chat_mode.isEnabled() else self._chat_pref)
+        s.setValue("theme", self.theme)
+        s.setValue("threads", int(self.threads or 0))
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/splitter", self.splitter.saveState())
+        s.sync()
