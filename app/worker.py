@@ -111,7 +111,6 @@ class StepUpdate:
 class RunStarted:
     run_id: int
     prompt_ids: tuple[int, ...]
-    params: GenerationParams
 
 
 @dataclass(frozen=True)
@@ -214,7 +213,7 @@ class EngineWorker(QObject):
             prompt_ids = tuple(int(i) for i in ids)
             if not prompt_ids:
                 raise ValueError("the prompt is empty: type something to continue from")
-            self.runStarted.emit(RunStarted(request.run_id, prompt_ids, request.params))
+            self.runStarted.emit(RunStarted(request.run_id, prompt_ids))
             tokenizer = session.tokenizer
 
             def on_step(event: StepEvent) -> bool:

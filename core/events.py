@@ -70,7 +70,3 @@ class CancelToken:
 
 # A step callback returns False (or the cancel token is set) to stop before the next forward.
 StepCallback = Callable[[StepEvent], "bool | None"]
-
-
-class GenerationCancelled(Exception):
-    """Raised by helpers that cannot return a partial result."""
