@@ -10,7 +10,7 @@ Protocol (what a client, the window included, can rely on):
 
 - `GET /v1/models`: one model, its `id` the checkpoint folder's name; the `llada` object says
   where and how it runs (`description`, `engine`, `device`, `threads`, `max_sequence_length`,
-  `chat`, `mask_id`, `max_batch`).
+  `chat`, `mask_id`, `eos_id`, `eot_id`, `max_batch`).
 - `POST /v1/completions` (`prompt`: text, `[text]` or token ids) and `POST /v1/chat/completions`
   (`messages`, needs a checkpoint with a chat template): OpenAI's request and response. Extra
   fields: `steps`, `block_length`, `cfg_scale`, `remasking`, `decoding`, `threshold`, `factor`,

@@ -328,6 +328,8 @@ def _model_card(state: ServerState) -> dict[str, Any]:
             "max_sequence_length": session.checkpoint.config.max_sequence_length,
             "chat": session.tokenizer.has_chat_template,
             "mask_id": session.checkpoint.mask_id,
+            "eos_id": session.checkpoint.eos_id,
+            "eot_id": session.checkpoint.eot_id,
             "max_batch": state.limits.max_batch,
         },
     }
@@ -373,7 +375,7 @@ def create_app(
     api_key: str | None = None,
     limits: Limits | None = None,
     model_id: str | None = None,
-    gather_s: float = 0.01,
+    gather_s: float = 0.025,
 ) -> Starlette:
     """The server for one loaded session. The engine's worker thread starts now and stops when
     the application shuts down (uvicorn's lifespan) or `app.state.llada.scheduler.close()`."""

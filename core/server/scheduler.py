@@ -112,7 +112,7 @@ class Scheduler:
         session: Session,
         max_batch: int = 8,
         max_queue: int = 32,
-        gather_s: float = 0.01,
+        gather_s: float = 0.025,
     ) -> None:
         if max_batch < 1 or max_queue < 1:
             raise ValueError("max_batch and max_queue must be at least 1")
