@@ -21,6 +21,11 @@ class EngineUnavailableError(RuntimeError):
     """The requested engine cannot run here (extension not built, torch missing, no CUDA)."""
 
 
+class NonFiniteLogitsError(ValueError):
+    """The model produced NaN or infinite logits: its weights (or config values) are corrupt.
+    A ValueError so the command line reports it in one line like other bad input."""
+
+
 def shown(value: Any, limit: int = 60) -> str:
     """`repr(value)` cut to `limit` characters, for error messages about values read from files
     (a 10 MB string or a list nested 900 deep must not become a 10 MB message)."""

@@ -34,6 +34,7 @@ import numpy as np
 from .batching import left_pad
 from .checkpoint import load_checkpoint
 from .engine import Engine, create_engine
+from .errors import NonFiniteLogitsError
 from .events import StepEvent
 from .params import GenerationParams
 from .resources import bundled_model_dir
@@ -152,13 +153,18 @@ class LLaDAForCauslLM:
             return self._engine("torch")
         return self._engine("cpp")
 
+    def _session(self, engine: Engine) -> Session:
+        """Every seed method runs through Session: one set of length checks (prompt + gen_length
+        within max_sequence_length), one padding and attention-mask rule, one set of errors."""
+        return Session(self.checkpoint, engine)
+
     def _run(self, kind: str, prompts: str | Sequence[str], params: GenerationParams, verbose: bool) -> str | list[str]:
         single = isinstance(prompts, str)
         texts: list[str] = [prompts] if isinstance(prompts, str) else list(prompts)
         if not texts:
             raise ValueError("prompts is empty: give a string or a non-empty list of strings")
         engine = self._cpp_engine() if kind == "cpp" else self._engine("torch")
-        session = Session(self.checkpoint, engine)
+        session = self._session(engine)
         on_step = (lambda e: _print_step(e, self.tokenizer.decode)) if verbose else None
         result = session.generate_ids([session.encode(t) for t in texts], params, on_step)
         if verbose:
@@ -262,11 +268,12 @@ class LLaDAForCauslLM:
         groups: dict[GenerationParams, list[InferTask]] = {}
         for t in tasks:
             groups.setdefault(t.params(), []).append(t)
-        engine = self._cpp_engine()
+        for t in tasks:
+            t.params().validate()  # every task's settings, before any runs
+        session = self._session(self._cpp_engine())
         for params, group in groups.items():
-            batch = LLaDABatchedTask(group, self.checkpoint.pad_id)
-            mask = batch.attention_mask if not batch.attention_mask.all() else None
-            result = engine.generate(batch.input_ids, mask, params)
+            # Session left-pads exactly as LLaDABatchedTask does and checks the lengths.
+            result = session.generate_ids([t.tokens for t in group], params)
             for t, ids in zip(group, result.generated_ids):
                 t.output = list(ids)
         return [t.output for t in tasks]
@@ -286,9 +293,13 @@ class LLaDAForCauslLM:
                 else np.asarray(attention_mask)
             )
             mask = mask.astype(bool)
-            if mask.shape != ids.shape:
-                raise ValueError(f"attention_mask shape {mask.shape} differs from input_ids shape {ids.shape}")
-        logits = self._cpp_engine().forward_logits(ids.astype(np.int64), mask)
+        logits = self._session(self._cpp_engine()).forward_logits(ids, mask)
+        if not np.isfinite(logits).all():
+            bad = int(np.count_nonzero(~np.isfinite(logits)))
+            raise NonFiniteLogitsError(
+                f"the model produced {bad} non-finite logit(s) (NaN or Inf) for these ids: the weights in "
+                f"{self.model_dir_path} hold NaN/Inf values or the config's sizes are wrong for them"
+            )
         if is_torch:
             import torch
 

@@ -136,4 +136,20 @@ class Session:
         return self.generate_ids([self.encode(t, chat=chat) for t in texts], params, on_step, cancel)
 
     def forward_logits(self, input_ids: np.ndarray, attention_mask: np.ndarray | None = None) -> np.ndarray:
-        return self.engine.forward_logits(input_ids, attention_mask)
+        """Logits [B, L, V] for ids [B, L]; refuses (before any compute) what generate_ids would:
+        more tokens than max_sequence_length, ids outside the embedding, a mask of another shape."""
+        ids = np.asarray(input_ids)
+        if ids.ndim != 2 or not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(f"input_ids must be integer token ids [batch, length], got {ids.dtype} {ids.shape}")
+        limit = self.checkpoint.config.max_sequence_length
+        if ids.shape[1] > limit:
+            raise ValueError(
+                f"input_ids have {ids.shape[1]} tokens, more than the model's max_sequence_length ({limit})"
+            )
+        vocab = self.checkpoint.config.embedding_size
+        if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= vocab):
+            raise ValueError(f"a token id in input_ids is outside the vocabulary (0..{vocab - 1})")
+        if attention_mask is not None and np.shape(attention_mask) != ids.shape:
+            shape = np.shape(attention_mask)
+            raise ValueError(f"attention_mask shape {shape} differs from input_ids shape {ids.shape}")
+        return self.engine.forward_logits(ids, attention_mask)
