@@ -57,6 +57,8 @@ class WindowActions:
                                "Open a saved run (exported, or printed by llada-studio generate --json) to replay")
         self.export = action("&Export text and trajectory…", w.export_dialog, "Ctrl+E",
                              "Save the text and every step as JSON")
+        self.export_film = action("Export &film…", w.export_film_dialog, None,
+                                  "Save the reveal as an animated GIF (a frame per step) or an HTML page")
         self.export_text = action("Export &text only…", w.export_text_dialog, "Ctrl+Shift+E", "Save the generated text")
         self.quit = action("&Quit", w.close, "Ctrl+Q")
         self.copy = action("&Copy prompt and text", w.copy_text, "Ctrl+Shift+C",
@@ -76,7 +78,7 @@ class WindowActions:
         m = mb.addMenu("&File")
         m.addActions([self.open, self.bundled])
         m.addSeparator()
-        m.addActions([self.open_run, self.export, self.export_text])
+        m.addActions([self.open_run, self.export, self.export_text, self.export_film])
         m.addSeparator()
         m.addAction(self.quit)
         m = mb.addMenu("&Edit")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QStyle, QToolButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QStyle, QToolButton, QWidget
 
 from .controls import describe
 
@@ -46,6 +46,11 @@ class ReplayBar(QWidget):
         self.scrubber.setPageStep(1)
         self.label = describe(QLabel("step 0 / 0"), "Shown step", "The step the canvas shows")
         self.label.setMinimumWidth(96)
+        self.speed = describe(QSpinBox(), "Replay delay", "Milliseconds between steps when replaying")
+        self.speed.setRange(10, 2000)
+        self.speed.setSingleStep(20)
+        self.speed.setValue(REPLAY_INTERVAL_MS)
+        self.speed.setSuffix(" ms/step")
         self.copy_button = describe(QPushButton("Copy text"), "Copy text",
                                     "Copy the prompt and the generated text (Ctrl+Shift+C)")
         self.export_button = describe(QPushButton("Export…"), "Export",
@@ -55,6 +60,7 @@ class ReplayBar(QWidget):
         row.addWidget(self.play_button)
         row.addWidget(self.scrubber, 1)
         row.addWidget(self.label)
+        row.addWidget(self.speed)
         row.addSpacing(8)
         row.addWidget(self.copy_button)
         row.addWidget(self.export_button)
@@ -62,6 +68,7 @@ class ReplayBar(QWidget):
         self._timer.setInterval(REPLAY_INTERVAL_MS)
         self._timer.timeout.connect(self._tick)
         self._paused_mid_replay = False
+        self.speed.valueChanged.connect(self._timer.setInterval)
         self.play_button.clicked.connect(self.toggle)
         self.scrubber.valueChanged.connect(self._on_scrub)
 

@@ -400,7 +400,8 @@ class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat):
         self.actions_.set_idle(idle)
         has_result = self.outcome is not None and not running
         for w in (self.copy_button, self.export_button, self.scrubber, self.play_button, self.act_copy,
-                  self.actions_.copy_answer, self.act_export, self.act_export_text, self.act_replay):
+                  self.actions_.copy_answer, self.act_export, self.act_export_text, self.actions_.export_film,
+                  self.act_replay):
             w.setEnabled(has_result)
         self.act_regenerate.setEnabled(has_result and ready)
         self.new_chat_button.setVisible(chat)

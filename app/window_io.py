@@ -84,6 +84,26 @@ class WindowIO:
         if path:
             self._export_to(path)
 
+    def export_film_dialog(self) -> None:
+        if self.outcome is None:
+            self.status.message("Nothing to export yet: generate first", 4000)
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export the reveal as a film", self._export_start(".gif"),
+                                              "Animated GIF (*.gif);;HTML page (*.html)")
+        if path:
+            self.export_film(path)
+
+    def export_film(self, path: str | Path) -> Path | None:
+        from core.run_film import export_film
+
+        try:
+            out = export_film(record_of(self.outcome), path)
+        except (OSError, ValueError) as exc:
+            QMessageBox.warning(self, "Export failed", f"Could not write {path}:\n{exc}")
+            return None
+        self.status.message(f"Saved {out}", 5000)
+        return out
+
     def _export_to(self, path: str) -> None:
         try:
             out = self.export_text(path) if path.lower().endswith(".txt") else self.export_json(path)

@@ -22,6 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("file", help="the run file")
     p.add_argument("--delay", type=float, default=0.05, help="seconds between steps (default %(default)s)")
     p.add_argument("--step", type=int, default=None, help="print the canvas at this step and stop")
+    p.add_argument(
+        "--export",
+        metavar="FILE",
+        default=None,
+        help="write the reveal as a film instead: an animated .gif (a frame per step) or an .html page",
+    )
 
 
 def canvas_at(record: RunRecord, step: int) -> str:
@@ -39,6 +45,17 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
     record = RunRecord.load(args.file)
     total = len(record.trajectory)
+    if args.export:
+        from .run_film import export_film
+
+        try:
+            written = export_film(record, args.export)
+        except OSError as exc:
+            raise UsageError(f"--export {args.export}: cannot write it ({exc.strerror or exc})") from exc
+        except ValueError as exc:
+            raise UsageError(f"--export: {exc}") from exc
+        out.write(f"wrote {written} ({plural(total, 'step')})\n")
+        return 0
     before = "" if record.chat or record.prompt is None else record.prompt
     if args.step is not None:
         if not 0 <= args.step <= total:

@@ -61,3 +61,9 @@ def test_label_counts_during_a_run(qtbot) -> None:  # noqa: ANN001
     assert bar.label.text() == "step 0 / 128"
     bar.live_step(37, 128)
     assert bar.label.text() == "step 37 / 128"
+
+
+def test_the_replay_delay_is_adjustable(qtbot) -> None:  # noqa: ANN001
+    bar = _bar(qtbot, 16)
+    bar.speed.setValue(400)
+    assert bar._timer.interval() == 400

@@ -429,3 +429,16 @@ def test_a_saved_run_opens_and_replays(qtbot, make_window, tiny_ckpt, tmp_path, 
     bad = tmp_path / "bad.json"
     bad.write_text("{}", encoding="utf-8")
     assert not other.open_run(bad)
+
+
+def test_the_reveal_exports_as_a_film(qtbot, make_window, tiny_ckpt, tmp_path):  # noqa: ANN001
+    from PIL import Image
+
+    win = make_window(tiny_ckpt)
+    win.chat_mode.setChecked(False)
+    _run(qtbot, win, "hello world", SMALL)
+    assert win.actions_.export_film.isEnabled()
+    gif = win.export_film(tmp_path / "film.gif")
+    assert gif is not None and Image.open(gif).n_frames == 16 + 1
+    page = win.export_film(tmp_path / "film.html")
+    assert page is not None and "const run = " in page.read_text(encoding="utf-8")
