@@ -23,7 +23,7 @@ from .menus import max_threads
 from .status_panel import engine_text
 from .window_chat import WindowChat
 from .window_io import WindowIO
-from .window_settings import WindowSettings, app_icon, make_settings  # noqa: F401 - the launcher's names
+from .window_settings import WindowSettings, app_icon, make_settings, repair_settings, saved_int  # noqa: F401
 from .worker import (
     EngineHost,
     GenerationRequest,
@@ -77,9 +77,9 @@ class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat):
         self.step_updates_received = 0
         self.last_step_thread: int | None = None
         self.engine_kind = self._saved_engine(engine)
-        saved_threads = int(self.settings.value("threads", 0, type=int) or 0)
-        if not 0 <= saved_threads <= max_threads():
-            saved_threads = 0  # a hand-edited or stale count: back to automatic
+        self._settings_problem = repair_settings(self.settings)
+        # A hand-edited or stale thread count (threads=100000 once hung the start): automatic.
+        saved_threads = saved_int(self.settings, "threads", 0, 0, max_threads())
         self.threads: int | None = threads if threads is not None else (saved_threads or None)
         self.theme = str(self.settings.value("theme", "system", type=str) or "system")
 
@@ -113,6 +113,8 @@ class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat):
         build_window(self)
         self._set_state(UiState.EMPTY)
         self._show_idle_canvas()
+        if self._settings_problem:
+            self.status.message(self._settings_problem, 15000)
 
     @property
     def history(self) -> list[tuple[str, str]]:
@@ -220,6 +222,14 @@ class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat):
         self.loadFailed.emit(failure)
         if failure.request.explicit and self.dialogs and not self._closing:
             QMessageBox.warning(self, title, text)
+        elif not failure.request.explicit and failure.request.model_dir is not None and self.model is None:
+            # The last session's model no longer opens (moved, damaged): start on the bundled one
+            # and say so, instead of an empty window.
+            self.settings.remove("model_dir")
+            if model_exists(None) and not self._closing:
+                self.open_model(None, explicit=False)
+                self.status.message(f"{failure.path} could not be opened ({failure.problem}); "
+                                    "using the bundled model", 10000)
 
     def _show_no_model(self, message: str) -> None:
         self._forget_run()

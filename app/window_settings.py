@@ -3,6 +3,8 @@ preference, theme and threads. The engine is saved only once a model has loaded 
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -25,6 +27,32 @@ def app_icon() -> QIcon:
         if p.is_file():
             icon.addFile(str(p))
     return icon
+
+
+def repair_settings(settings: QSettings) -> str | None:
+    """A settings file Qt cannot parse (a crash mid-write, a bad hand edit) is put aside as
+    FILE.corrupt and the window starts from defaults; returns what to tell the user, else None."""
+    if settings.status() == QSettings.Status.NoError:
+        return None
+    path = Path(settings.fileName())
+    kept = path.with_name(path.name + ".corrupt")
+    try:
+        if path.is_file():
+            shutil.copyfile(path, kept)
+    except OSError:
+        kept = path
+    settings.clear()
+    settings.sync()
+    return f"The settings file {path} could not be read and was reset (the old one is kept as {kept.name})."
+
+
+def saved_int(settings: QSettings, key: str, default: int, low: int, high: int) -> int:
+    """An integer setting within [low, high]; anything else (garbage, out of range) is the default."""
+    try:
+        value = int(settings.value(key, default, type=int) or default)
+    except (TypeError, ValueError):
+        return default
+    return value if low <= value <= high else default
 
 
 class WindowSettings:

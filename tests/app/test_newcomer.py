@@ -30,7 +30,7 @@ def test_an_unavailable_engine_is_disabled_with_the_reason(qtbot, make_window, m
     assert not torch_action.isEnabled()
 
 
-def test_a_saved_engine_that_cannot_run_never_blocks_the_start(settings, monkeypatch) -> None:  # noqa: ANN001
+def test_a_saved_engine_that_cannot_run_never_blocks_the_start(qtbot, settings, monkeypatch) -> None:  # noqa: ANN001
     import core.engine
     from app.window import MainWindow
 
@@ -181,3 +181,38 @@ def test_a_drawn_seed_keeps_the_preset(qtbot, make_window, tiny_ckpt) -> None:  
     win.controls.apply_preset("Fast")
     _run(qtbot, win)
     assert win.controls.preset.currentText() == "Fast"
+
+
+def test_a_corrupted_settings_file_is_reset_with_a_message(qtbot, tmp_path) -> None:  # noqa: ANN001
+    from PySide6.QtCore import QSettings
+
+    from app.window import MainWindow
+
+    path = tmp_path / "settings.ini"
+    path.write_bytes(b"[General]\nthreads=\xff\xfe\x00garbage\n[params\nseed=\"unterminated\n\x00\x01")
+    s = QSettings(str(path), QSettings.Format.IniFormat)
+    win = MainWindow(settings=s, autoload=False, engine="torch")
+    try:
+        assert win.threads is None
+        assert "could not be read and was reset" in win.statusBar().currentMessage()
+        assert (tmp_path / "settings.ini.corrupt").read_bytes().endswith(b"\x00\x01")  # the old file kept
+    finally:
+        win.close()
+
+
+def test_a_last_model_that_no_longer_opens_falls_back_to_the_bundled_one(qtbot, settings, tmp_path) -> None:  # noqa: ANN001
+    from app.window import MainWindow
+
+    if not (bundled_model_dir() / "config.json").is_file():
+        pytest.skip("bundled model not installed")
+    broken = tmp_path / "moved-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{ not json", encoding="utf-8")
+    settings.setValue("model_dir", str(broken))
+    win = MainWindow(settings=settings, autoload=False, engine="torch", threads=1)
+    qtbot.addWidget(win)
+    win.dialogs = False
+    with qtbot.waitSignal(win.modelLoaded, timeout=60_000) as blocker:
+        win._autoload(None)
+    assert blocker.args[0].name == bundled_model_dir().name
+    assert settings.value("model_dir") is None
