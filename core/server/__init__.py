@@ -33,7 +33,9 @@ Protocol (what a client, the window included, can rely on):
 - Errors: `{"error": {"message", "type", "param", "code"}}` with 400 (bad parameter, unknown
   field), 401 (`Authorization: Bearer KEY` missing or wrong), 404 (unknown model or route), 413
   (body over the limit, max_tokens over the server's cap, prompt + max_tokens over the context),
-  503 (queue full, `Retry-After: 1`).
+  503 (queue full, `Retry-After: 1`); 415 for a POST body not declared `application/json` and,
+  on a server without a key, 403 for a Host header that is not a loopback name (both keep web
+  pages from driving a local server: cross-site simple requests, DNS rebinding).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from ..session import Session
 from .errors import APIError, bad_request, busy, model_not_found, too_large
 from .scheduler import Done, Failed, Job, Message, QueueFull, Scheduler, SchedulerClosed, Step
 from .schemas import ChatRequest, CompletionRequest, DiffusionFields, validation_error
-from .security import Limits, check_key, read_body
+from .security import Limits, check_browser_safety, check_key, read_body
 from .sse import DONE, EventStreamResponse, SettledText, cut_at_stop, event
 
 
@@ -240,6 +240,7 @@ def _state(request: Request) -> ServerState:
 async def _parse(request: Request, model: type[DiffusionFields]) -> tuple[ServerState, Any]:
     state = _state(request)
     check_key(request, state.api_key)
+    check_browser_safety(request, state.api_key)
     body = await read_body(request, state.limits.max_body_bytes)
     try:
         req = model.model_validate_json(body)
@@ -338,12 +339,14 @@ def _model_card(state: ServerState) -> dict[str, Any]:
 async def list_models(request: Request) -> Response:
     state = _state(request)
     check_key(request, state.api_key)
+    check_browser_safety(request, state.api_key)
     return JSONResponse({"object": "list", "data": [_model_card(state)]})
 
 
 async def get_model(request: Request) -> Response:
     state = _state(request)
     check_key(request, state.api_key)
+    check_browser_safety(request, state.api_key)
     name = request.path_params["model"]
     if name != state.model_id:
         raise model_not_found(name, state.model_id)

@@ -8,7 +8,8 @@ script uses to drive a remote engine with the same step events as a local one.
 
 `on_step` gets the same `StepEvent`s (one row) as a local generation; returning False, or setting
 `cancel`, closes the connection, which stops the server's compute within a step. The texts of the
-tokens seen are in `run.token_texts` (the client has no tokenizer of its own).
+tokens seen are in `run.token_texts` and, live from inside `on_step`, `client.token_texts(ids)`
+(the client has no tokenizer of its own).
 """
 
 from __future__ import annotations
@@ -97,6 +98,12 @@ class RemoteClient:
         # No read timeout while streaming: a step of a large model on a slow machine can be long.
         self._http = httpx.Client(base_url=self.base, headers=headers, timeout=httpx.Timeout(timeout, read=None))
         self._model: RemoteModel | None = None
+        self._texts: dict[int, str] = {}  # token id -> its text, as the steps brought them
+
+    def token_texts(self, ids: Sequence[int]) -> list[str]:
+        """The text of each token id seen so far (what a canvas asks a Tokenizer for); filled
+        before `on_step` is called with the step that brought it. Unseen ids read as ''."""
+        return [self._texts.get(int(t), "") for t in ids]
 
     def close(self) -> None:
         self._http.close()
@@ -157,7 +164,7 @@ class RemoteClient:
                     event = _step_event(step)
                     for p, t, s in zip(event.positions[0], event.tokens[0], step["texts"]):
                         canvas[p] = t
-                        texts[t] = s
+                        texts[t] = self._texts[t] = s
                     trajectory.append(event)
                     go_on = on_step is None or on_step(event) is not False
                     if not go_on or (cancel is not None and cancel.cancelled):

@@ -59,6 +59,32 @@ def check_key(request: Request, api_key: str | None) -> None:
         raise unauthorized()
 
 
+def check_browser_safety(request: Request, api_key: str | None) -> None:
+    """Keep web pages the user visits from driving a keyless loopback server.
+
+    A page can send a "simple" cross-origin POST (text/plain, no preflight) to 127.0.0.1, so a
+    request body must be declared JSON (415 otherwise), which forces the browser's CORS preflight
+    that this server never grants. A page can also rebind its own host name to 127.0.0.1 (DNS
+    rebinding) and then read the answers, so without a key the Host header must name loopback."""
+    if request.method == "POST":
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/json":
+            raise APIError(
+                415, "send the request body as JSON (Content-Type: application/json)", code="unsupported_media_type"
+            )
+    if not api_key:
+        host = request.headers.get("host", "")
+        name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
+        if not is_loopback(name):
+            raise APIError(
+                403,
+                f"Host {host!r} is not a loopback name: a server without an API key answers only requests "
+                "addressed to 127.0.0.1, [::1] or localhost",
+                kind="permission_error",
+                code="host_not_allowed",
+            )
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it passes `limit` bytes (a declared
     Content-Length over the limit is refused before anything is read)."""

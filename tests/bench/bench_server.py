@@ -1,6 +1,7 @@
 """Issue 16 benchmark: the local server under 1, 2, 4 and 8 concurrent clients, on the bundled
 model (CPU), with batching (requests that arrive together run as one padded batch) and without
-(max_batch 1: one request at a time, the rest queue).
+(max_batch 1: one request at a time, the rest queue), and the same work straight through
+Session.generate_ids with no server (engine-direct: one call per round on all the prompts).
 
 Each client sends `--rounds` non-streamed /v1/completions requests one after another (a fresh
 prompt each time, unseeded, the same sampler settings so they can share a batch); all clients
@@ -28,6 +29,7 @@ from datetime import datetime
 
 import httpx
 
+from core.params import recommended_params
 from core.server import Limits, create_app
 from core.server.runner import BackgroundServer
 from core.session import Session
@@ -82,6 +84,26 @@ def run(session: Session, clients: int, rounds: int, body: dict[str, object], ma
     }
 
 
+def run_direct(session: Session, clients: int, rounds: int, body: dict[str, object]) -> dict[str, float]:
+    """The same work without the server: each round is one Session.generate_ids call on all the
+    clients' prompts (the ideal batch), for the server's overhead to be read against."""
+    params = recommended_params().with_(
+        gen_length=body["max_tokens"], max_steps=body["steps"], block_length=body["block_length"], cache=body["cache"]
+    )
+    latencies: list[float] = []
+    t0 = time.perf_counter()
+    for k in range(rounds):
+        prompts = [session.encode(PROMPTS[(i * rounds + k) % len(PROMPTS)]) for i in range(clients)]
+        t1 = time.perf_counter()
+        session.generate_ids(prompts, params)
+        latencies += [time.perf_counter() - t1] * clients
+    wall = time.perf_counter() - t0
+    n = clients * rounds
+    tokens = n * params.gen_length
+    return {"requests": n, "wall": wall, "rps": n / wall, "tps": tokens / wall, "mean": statistics.mean(latencies),
+            "p50": statistics.median(latencies), "max": max(latencies), "batch": float(clients)}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", default="1,2,4,8")
@@ -93,7 +115,7 @@ def main() -> None:
     ap.add_argument("--engine", default="auto")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--cache", default="none")
-    ap.add_argument("--modes", default="batched,one-at-a-time")
+    ap.add_argument("--modes", default="batched,one-at-a-time,engine-direct")
     args = ap.parse_args()
     session = Session.open(args.model, engine=args.engine, device=args.device, threads=args.threads)
     model = session.checkpoint.name
@@ -110,10 +132,13 @@ def main() -> None:
     print(f"# {datetime.now():%Y-%m-%d %H:%M}")
     print(f"{'mode':<14} {'clients':>7} {'reqs':>5} {'wall s':>7} {'req/s':>6} {'tok/s':>6} "
           f"{'mean s':>7} {'p50 s':>6} {'max s':>6} {'batch':>5}")  # fmt: skip
-    for mode in args.modes.split(","):
-        max_batch = 8 if mode == "batched" else 1
-        for clients in (int(c) for c in args.clients.split(",")):
-            r = run(session, clients, args.rounds, body, max_batch)
+    # The modes alternate for each client count, so a change in the machine's load hits both.
+    for clients in (int(c) for c in args.clients.split(",")):
+        for mode in args.modes.split(","):
+            if mode == "engine-direct":
+                r = run_direct(session, clients, args.rounds, body)
+            else:
+                r = run(session, clients, args.rounds, body, 8 if mode == "batched" else 1)
             print(
                 f"{mode:<14} {clients:>7} {r['requests']:>5} {r['wall']:>7.2f} {r['rps']:>6.2f} {r['tps']:>6.1f} "
                 f"{r['mean']:>7.2f} {r['p50']:>6.2f} {r['max']:>6.2f} {r['batch']:>5.2f}",

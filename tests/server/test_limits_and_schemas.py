@@ -15,6 +15,7 @@ from core.server.sse import SettledText, cut_at_stop
 from .conftest import QUICK, serving
 
 MODEL = "tiny-server"
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost"])
@@ -112,7 +113,7 @@ def test_body_over_the_limit_is_413(server_model):
             for _ in range(10):
                 yield b" " * 500
 
-        response = httpx.post(served.base + "/completions", content=chunked(), timeout=10)
+        response = httpx.post(served.base + "/completions", content=chunked(), headers=JSON, timeout=10)
         assert response.status_code == 413
         ok = httpx.post(served.base + "/completions", json={"model": MODEL, "prompt": "x", **QUICK}, timeout=10)
         assert ok.status_code == 200
@@ -128,9 +129,29 @@ def test_max_tokens_over_the_server_cap_is_413(server_model):
 def test_unknown_route_and_bad_json_in_openai_shape(server):
     response = httpx.get(server.url + "/v1/nothing", timeout=10)
     assert response.status_code == 404 and "error" in response.json()
-    response = httpx.post(server.base + "/completions", content=b"{not json", timeout=10)
+    response = httpx.post(server.base + "/completions", content=b"{not json", headers=JSON, timeout=10)
     assert response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
     response = httpx.post(server.base + "/completions", json={"model": MODEL, "prompt": "   ", **QUICK}, timeout=10)
     assert response.status_code == 400 and response.json()["error"]["param"] == "prompt"
     response = httpx.post(server.base + "/completions", json={"model": MODEL, "prompt": [9999], **QUICK}, timeout=10)
     assert response.status_code == 400 and "vocabulary" in response.json()["error"]["message"]
+
+
+def test_web_pages_cannot_drive_a_keyless_server(server):
+    body = b'{"model": "tiny-server", "prompt": "hi", "max_tokens": 8, "steps": 8}'
+    # A cross-site "simple" request (text/plain needs no CORS preflight) is refused.
+    response = httpx.post(server.base + "/completions", content=body, headers={"Content-Type": "text/plain"})
+    assert response.status_code == 415 and response.json()["error"]["code"] == "unsupported_media_type"
+    # A page whose host name was rebound to 127.0.0.1 sends its own Host header.
+    response = httpx.post(server.base + "/completions", content=body, headers=JSON | {"Host": "evil.example:8000"})
+    assert response.status_code == 403 and response.json()["error"]["code"] == "host_not_allowed"
+    assert httpx.get(server.base + "/models", headers={"Host": "evil.example"}).status_code == 403
+    for host in ("localhost:8000", "127.0.0.1", "[::1]:8000"):
+        assert httpx.get(server.base + "/models", headers={"Host": host}).status_code == 200
+    assert httpx.post(server.base + "/completions", content=body, headers=JSON).status_code == 200
+
+
+def test_a_keyed_server_accepts_any_host(server_model):
+    with serving(server_model, api_key="k") as served:
+        headers = {"Authorization": "Bearer k", "Host": "gpu-box.lan:8000"}
+        assert httpx.get(served.base + "/models", headers=headers).status_code == 200

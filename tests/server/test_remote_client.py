@@ -23,7 +23,12 @@ def test_remote_matches_local(server):
     info = client.model()
     assert info.id == "tiny-server" and info.chat and info.mask_id == server.session.checkpoint.mask_id
     events = []
-    run = client.generate("hello world", PARAMS, on_step=events.append)
+
+    def on_step(event):  # the texts of a step's tokens are there when the step arrives
+        assert all(client.token_texts(event.tokens[0]))
+        events.append(event)
+
+    run = client.generate("hello world", PARAMS, on_step=on_step)
     local = server.session.generate_ids([server.session.encode("hello world")], PARAMS)
     assert run.result.generated_ids == local.generated_ids and not run.result.cancelled
     assert run.result.texts == local.texts
