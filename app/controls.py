@@ -25,7 +25,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.params import CACHE_MODES, DECODING_MODES, REMASKING_MODES, SPECS, GenerationParams, plural
+from core.params import (
+    CACHE_MODES,
+    DECODING_MODES,
+    REMASKING_MODES,
+    SPECS,
+    GenerationParams,
+    plural,
+    recommended_params,
+)
 
 GEN_LENGTHS: tuple[int, ...] = (16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 TEMPERATURES: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(0, 41))  # 0 .. 2
@@ -83,8 +91,9 @@ def step_choices(gen_length: int, block_length: int) -> list[int]:
 PRESETS: dict[str, dict[str, Any]] = {
     "Fast": dict(gen_length=64, block_length=8, max_steps=32, temperature=1.0, cfg_scale=0.0,
                  remasking="low_confidence"),
-    "Balanced": dict(gen_length=128, block_length=8, max_steps=128, temperature=1.0, cfg_scale=0.0,
-                     remasking="low_confidence"),
+    # The bundled model's tested default: the same values the command line starts from (core).
+    "Balanced": {k: getattr(recommended_params(), k) for k in ("gen_length", "block_length", "max_steps",
+                                                               "temperature", "cfg_scale", "remasking")},
     "Quality": dict(gen_length=128, block_length=8, max_steps=128, temperature=0.9, cfg_scale=0.0,
                     remasking="low_confidence"),
     "Creative": dict(gen_length=128, block_length=32, max_steps=128, temperature=1.0, cfg_scale=0.0,

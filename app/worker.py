@@ -171,16 +171,8 @@ class EngineWorker(QObject):
 
         path = request.model_dir
         try:
-            try:
-                session = Session.open(path, engine=request.engine, threads=request.threads, progress=progress)
-            except (CheckpointError, _LoadAborted):
-                raise
-            except Exception:
-                # "auto" prefers the C++ engine; when that is present but broken (a half-built
-                # extension), the reference engine still gives the user a working window.
-                if request.engine != "auto":
-                    raise
-                session = Session.open(path, engine="torch", threads=request.threads, progress=progress)
+            # "auto" falls back from a broken C++ engine to the reference one inside core.
+            session = Session.open(path, engine=request.engine, threads=request.threads, progress=progress)
         except _LoadAborted:
             return
         except CheckpointError as exc:

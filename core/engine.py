@@ -69,10 +69,13 @@ def engine_unavailable_reason(kind: str) -> str | None:
 def create_engine(ckpt: Checkpoint, kind: str = "auto", device: str = "cpu", threads: int | None = None) -> Engine:
     if kind == "auto":
         # The C++ engine on the CPU when it is built and loads; else the torch reference.
+        # Any failure of the C++ engine to start (not built, a half-built extension, a kernel
+        # that refuses this CPU) falls back to the reference engine when torch is there: the one
+        # fallback rule, for the CLI, the seed API and the window alike.
         if device == "cpu" and cpp_engine_available():
             try:
                 return create_engine(ckpt, "cpp", device, threads)
-            except (ImportError, EngineUnavailableError):
+            except Exception:
                 if not torch_available():
                     raise
         kind = "torch"
