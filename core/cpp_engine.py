@@ -47,11 +47,32 @@ def load_blas() -> str:
     return _blas_status
 
 
-def default_threads() -> int:
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def cgroup_cpu_limit(cpu_max: Path = CGROUP_CPU_MAX) -> int | None:
+    """The CPUs a cgroup v2 quota grants (`cpu.max` "QUOTA PERIOD", rounded up), None without one.
+    A container started with --cpus=2 on a 64-core host sees 64 CPUs in its affinity mask but
+    runs 2 at a time: a pool of 64 threads there waits at every join for threads the quota has
+    parked (the same oversubscription as two pools on one machine)."""
     try:
-        return len(os.sched_getaffinity(0))
+        quota, period = cpu_max.read_text(encoding="ascii").split()[:2]
+        if quota == "max":
+            return None
+        return max(1, -(-int(quota) // int(period)))
+    except (OSError, ValueError):
+        return None
+
+
+def default_threads(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """One thread per CPU this process may run on at once: the affinity mask, capped by a cgroup
+    CPU quota."""
+    try:
+        n = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        n = os.cpu_count() or 1
+    limit = cgroup_cpu_limit(cpu_max)
+    return min(n, limit) if limit else n
 
 
 def _entry(ckpt: Checkpoint, name: str) -> tuple[np.ndarray, str]:
