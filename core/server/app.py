@@ -202,6 +202,10 @@ class _Call:
                         yield event(self.chunk(delta) | {"diffusion_step": step_json(ev, row, texts)})
                     elif delta:
                         yield event(self.chunk(delta))
+                elif isinstance(message, Done) and message.cancelled:  # the server is shutting down
+                    yield event(APIError(503, "the server stopped this generation", kind="server_error").body())
+                    yield DONE
+                    return
                 elif isinstance(message, Done):
                     text, stopped = cut_at_stop(message.text, self.stops)
                     last = self.chunk(settled.finish(text), self.finish_reason(message, stopped))
@@ -227,6 +231,8 @@ async def _disconnected(request: Request) -> None:
 
 
 def _engine_error(exc: BaseException) -> APIError:
+    if isinstance(exc, SchedulerClosed):
+        return APIError(503, str(exc), kind="server_error", code="shutting_down")
     if isinstance(exc, ValueError):
         return bad_request(str(exc))
     return APIError(500, f"the engine failed: {exc}", kind="server_error")

@@ -136,13 +136,15 @@ class RemoteClient:
         on_step: StepCallback | None = None,
         cancel: CancelToken | None = None,
         chat: bool = False,
+        history: Sequence[tuple[str, str]] = (),
     ) -> RemoteGeneration:
         model = self._model or self.model()
         body: dict[str, Any] = {"model": model.id, "stream": True, "stream_steps": True, **params_body(params)}
         if chat:
             if not isinstance(prompt, str):
                 raise ValueError("a chat prompt is text")
-            route, body["messages"] = "/chat/completions", [{"role": "user", "content": prompt}]
+            turns = [{"role": r, "content": c} for r, c in history]  # earlier turns of a multi-turn chat
+            route, body["messages"] = "/chat/completions", [*turns, {"role": "user", "content": prompt}]
         else:
             route, body["prompt"] = "/completions", prompt if isinstance(prompt, str) else list(prompt)
         canvas = [model.mask_id] * params.gen_length

@@ -152,7 +152,9 @@ class Scheduler:
             self._closing = True
             jobs = list(self._pending) + list(self._running)
             self._cond.notify()
-        for job in jobs:
+        for job in jobs:  # nobody is left waiting on a job that will never end
+            if not job.cancelled:
+                job.sink(Failed(SchedulerClosed("the server is shutting down")))
             job.cancel()
         self._thread.join(timeout)
 

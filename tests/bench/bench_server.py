@@ -88,7 +88,12 @@ def run_direct(session: Session, clients: int, rounds: int, body: dict[str, obje
     """The same work without the server: each round is one Session.generate_ids call on all the
     clients' prompts (the ideal batch), for the server's overhead to be read against."""
     params = recommended_params().with_(
-        gen_length=body["max_tokens"], max_steps=body["steps"], block_length=body["block_length"], cache=body["cache"]
+        gen_length=body["max_tokens"],
+        max_steps=body["steps"],
+        block_length=body["block_length"],
+        cache=body["cache"],
+        decoding=body["decoding"],
+        factor=body["factor"],
     )
     latencies: list[float] = []
     t0 = time.perf_counter()
@@ -115,6 +120,8 @@ def main() -> None:
     ap.add_argument("--engine", default="auto")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--cache", default="none")
+    ap.add_argument("--decoding", default="fixed")
+    ap.add_argument("--factor", type=float, default=1.0)
     ap.add_argument("--modes", default="batched,one-at-a-time,engine-direct")
     args = ap.parse_args()
     session = Session.open(args.model, engine=args.engine, device=args.device, threads=args.threads)
@@ -126,9 +133,12 @@ def main() -> None:
         "block_length": args.block,
         "temperature": 1.0,
         "cache": args.cache,
+        "decoding": args.decoding,
+        "factor": args.factor,
     }
     print(f"# {session.description}; {args.tokens} tokens, {args.tokens} steps, blocks of {args.block}, T 1.0,")
-    print(f"# cache {args.cache}; {args.rounds} requests per client; {platform.node()} {platform.machine()}")
+    print(f"# cache {args.cache}, decoding {args.decoding} (factor {args.factor:g}); {args.rounds} requests per client")
+    print(f"# {platform.node()} {platform.machine()}")
     print(f"# {datetime.now():%Y-%m-%d %H:%M}")
     print(f"{'mode':<14} {'clients':>7} {'reqs':>5} {'wall s':>7} {'req/s':>6} {'tok/s':>6} "
           f"{'mean s':>7} {'p50 s':>6} {'max s':>6} {'batch':>5}")  # fmt: skip

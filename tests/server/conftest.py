@@ -3,6 +3,7 @@ by a real uvicorn on a background thread."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -37,6 +38,8 @@ class RecordingSession(Session):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.results: list[tuple[int, GenerationResult]] = []  # (batch size, result)
+        self.gate = threading.Event()  # cleared: the running batch waits after its first step
+        self.gate.set()
 
     def generate_ids(
         self,
@@ -48,11 +51,19 @@ class RecordingSession(Session):
         def slow(event: StepEvent) -> bool | None:
             if self.delay:
                 time.sleep(self.delay)
+            assert self.gate.wait(30), "the test never opened the gate"
             return on_step(event) if on_step else None
 
         result = super().generate_ids(prompts, params, slow, cancel)
         self.results.append((len(prompts), result))
         return result
+
+
+def wait_for(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from .conftest import QUICK, serving
+from .conftest import QUICK, Served, serving, wait_for
 
 MODEL = "tiny-server"
 
@@ -17,41 +17,51 @@ def _post(base: str, body: dict) -> httpx.Response:
     return httpx.post(base + "/completions", json=body, timeout=60)
 
 
+def _together(served: Served, bodies: list[dict]) -> list[dict]:
+    """Send `bodies` while a first request holds the engine, so that they all wait together
+    (whatever the machine's load), then let it go: the answers, in order, and the blocker's."""
+    served.session.gate.clear()
+    with ThreadPoolExecutor(len(bodies) + 1) as pool:
+        blocker = pool.submit(_post, served.base, {"model": MODEL, "prompt": "first", **QUICK, "steps": 2})
+        wait_for(lambda: served.state.scheduler.busy)
+        answers = [pool.submit(_post, served.base, b) for b in bodies]
+        wait_for(lambda: served.state.scheduler.waiting == len(bodies))
+        served.session.gate.set()
+        out = [a.result().json() for a in answers]
+        assert blocker.result().status_code == 200
+    del served.session.results[0]  # the blocker's batch
+    return out
+
+
 def test_requests_that_arrive_together_share_a_batch(server_model):
-    # Each step is slowed so the first request is still running when the others arrive.
-    with serving(server_model, delay=0.01, max_batch=4) as served:
+    with serving(server_model, max_batch=4) as served:
         prompts = ["hello", "hello world of words", "a", "more words here too", "x", "y"]
-        with ThreadPoolExecutor(len(prompts)) as pool:
-            answers = list(pool.map(lambda p: _post(served.base, {"model": MODEL, "prompt": p, **QUICK}), prompts))
-        assert all(a.status_code == 200 for a in answers)
-        sizes = [a.json()["diffusion"]["batch_size"] for a in answers]
-        assert max(sizes) > 1 and max(sizes) <= 4, sizes
-        assert sum(served.session.results[i][0] for i in range(len(served.session.results))) == len(prompts)
+        answers = _together(served, [{"model": MODEL, "prompt": p, **QUICK} for p in prompts])
+        assert sorted(a["diffusion"]["batch_size"] for a in answers) == [2, 2, 4, 4, 4, 4]
+        assert [n for n, _ in served.session.results] == [4, 2]
         # Greedy: a row's answer does not depend on its batch (left padding is masked out).
         for prompt, answer in zip(prompts, answers):
             solo = _post(served.base, {"model": MODEL, "prompt": prompt, **QUICK}).json()
             assert solo["diffusion"]["batch_size"] == 1
-            assert solo["diffusion"]["generated_ids"] == answer.json()["diffusion"]["generated_ids"]
+            assert solo["diffusion"]["generated_ids"] == answer["diffusion"]["generated_ids"]
 
 
 def test_different_params_do_not_share_a_batch(server_model):
-    with serving(server_model, delay=0.01) as served:
+    with serving(server_model) as served:
         bodies = [{"model": MODEL, "prompt": "hi", **QUICK, "steps": s} for s in (16, 8, 16, 8)]
-        with ThreadPoolExecutor(4) as pool:
-            answers = [a.json() for a in pool.map(lambda b: _post(served.base, b), bodies)]
-        for body, answer in zip(bodies, answers):
-            assert answer["diffusion"]["steps"] == body["steps"]
-        assert sorted(n for n, _ in served.session.results) == [2, 2]
+        answers = _together(served, bodies)
+        assert [a["diffusion"]["steps"] for a in answers] == [16, 8, 16, 8]
+        assert [a["diffusion"]["batch_size"] for a in answers] == [2, 2, 2, 2]
+        assert [n for n, _ in served.session.results] == [2, 2]
 
 
 def test_unseeded_requests_batch_seeded_ones_keep_their_seed(server_model):
-    with serving(server_model, delay=0.01) as served:
+    with serving(server_model) as served:
         warm = {"model": MODEL, "prompt": "hi", **QUICK, "temperature": 1.0}
-        bodies = [warm, warm, warm | {"seed": 7}, warm | {"seed": 7}]
-        with ThreadPoolExecutor(4) as pool:
-            answers = [a.json()["diffusion"] for a in pool.map(lambda b: _post(served.base, b), bodies)]
+        answers = [a["diffusion"] for a in _together(served, [warm, warm, warm | {"seed": 7}, warm | {"seed": 7}])]
         assert answers[2]["seed"] == answers[3]["seed"] == 7
-        assert all(0 <= a["seed"] < 2**64 for a in answers[:2])
+        assert answers[0]["seed"] == answers[1]["seed"] and 0 <= answers[0]["seed"] < 2**64
+        assert [a["batch_size"] for a in answers] == [2, 2, 2, 2]
 
 
 @pytest.mark.timeout(120)
@@ -86,6 +96,6 @@ def test_load_concurrent_clients_all_complete(server_model):
                 assert r["choices"][0]["finish_reason"] in ("stop", "length")
                 assert len(r["diffusion"]["generated_ids"]) == 16
         assert served.state.scheduler.stats.rows == clients * per_client
-        assert not served.state.scheduler.busy and served.state.scheduler.waiting == 0
+        wait_for(lambda: not served.state.scheduler.busy and served.state.scheduler.waiting == 0)
         assert httpx.get(served.base + "/models", timeout=10).status_code == 200
         assert _post(served.base, {"model": MODEL, "prompt": "after", **QUICK}).status_code == 200

@@ -4,12 +4,11 @@ errors in OpenAI's shape, the API key."""
 from __future__ import annotations
 
 import threading
-import time
 
 import httpx
 import pytest
 
-from .conftest import CONTEXT, QUICK, serving
+from .conftest import CONTEXT, QUICK, serving, wait_for
 
 openai = pytest.importorskip("openai")
 
@@ -142,23 +141,16 @@ def test_api_key(server_model):
         assert missing.status_code == 401 and missing.json()["error"]["type"] == "authentication_error"
 
 
-def _wait_for(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
 def test_busy_is_503(server_model):
     # One batch of one at a time and one waiting: a third request finds the queue full.
     with serving(server_model, delay=0.05, max_batch=1, max_queue=1) as served:
         body = {"model": MODEL, "prompt": "hello", **QUICK}
         with httpx.Client(base_url=served.base, timeout=30) as http:
             with http.stream("POST", "/completions", json=body | {"stream": True}) as running:
-                _wait_for(lambda: served.state.scheduler.busy)
+                wait_for(lambda: served.state.scheduler.busy)
                 waiting = threading.Thread(target=lambda: http.post("/completions", json=body))
                 waiting.start()
-                _wait_for(lambda: served.state.scheduler.waiting == 1)
+                wait_for(lambda: served.state.scheduler.waiting == 1)
                 c = openai.OpenAI(base_url=served.base, api_key="x", max_retries=0)
                 with pytest.raises(openai.InternalServerError) as err:
                     c.completions.create(model=MODEL, prompt="hello", extra_body=QUICK)

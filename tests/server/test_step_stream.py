@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from .conftest import QUICK, serving
+from .conftest import QUICK, serving, wait_for
 
 MODEL = "tiny-server"
 
@@ -66,13 +66,6 @@ def test_stream_steps_needs_stream(server):
     assert response.status_code == 400 and response.json()["error"]["param"] == "stream_steps"
 
 
-def _wait_for(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
 def test_a_stream_client_that_leaves_stops_the_engine_within_a_step(server_model):
     with serving(server_model, delay=0.02) as served:
         body = {"model": MODEL, "prompt": "hello", "stream": True, "stream_steps": True}
@@ -85,7 +78,7 @@ def test_a_stream_client_that_leaves_stops_the_engine_within_a_step(server_model
                 if seen == 3:
                     break
         left = time.monotonic()
-        _wait_for(lambda: served.session.results)
+        wait_for(lambda: served.session.results)
         stopped = time.monotonic() - left
         batch, result = served.session.results[0]
         assert result.cancelled and batch == 1
@@ -103,7 +96,7 @@ def test_a_waiting_client_that_leaves_stops_the_engine(server_model):
             pass
         else:
             raise AssertionError("the request was meant to outlast the client's patience")
-        _wait_for(lambda: served.session.results)
+        wait_for(lambda: served.session.results)
         _batch, result = served.session.results[0]
         assert result.cancelled and len(result.trajectory) < 64
         # The server is still there for the next client.
