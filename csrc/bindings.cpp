@@ -13,6 +13,7 @@
 
 #include "blas.h"
 #include "generate.h"
+#include "quant.h"
 
 namespace py = pybind11;
 using namespace llada;
@@ -23,7 +24,11 @@ DType parse_dtype(const std::string& s) {
   if (s == "f32") return DType::F32;
   if (s == "f16") return DType::F16;
   if (s == "bf16") return DType::BF16;
-  throw std::invalid_argument("unknown dtype '" + s + "' (f32, f16 or bf16)");
+  if (s == "q8_0") return DType::Q8_0;
+  if (s == "q4_0") return DType::Q4_0;
+  if (s == "q4_k") return DType::Q4_K;
+  if (s == "q6_k") return DType::Q6_K;
+  throw std::invalid_argument("unknown dtype '" + s + "' (f32, f16, bf16, q8_0, q4_0, q4_k or q6_k)");
 }
 
 Kernel parse_kernel(const std::string& s) {
@@ -43,8 +48,9 @@ Remasking parse_remasking(const std::string& s) {
   throw std::invalid_argument("unknown remasking mode '" + s + "'");
 }
 
-// A weight view of a C-contiguous numpy array in stored dtype (bf16 as uint16); the array goes
-// into `keep` so its memory outlives the engine.
+// A weight view of a C-contiguous numpy array in stored dtype (bf16 as uint16; the Q types as
+// uint8 [rows, row bytes], whole blocks per row); the array goes into `keep` so its memory
+// outlives the engine.
 WeightView view_of(const py::handle& entry, std::vector<py::object>& keep) {
   auto tup = entry.cast<py::tuple>();
   py::array arr = tup[0].cast<py::array>();
@@ -62,6 +68,11 @@ WeightView view_of(const py::handle& entry, std::vector<py::object>& keep) {
     v.cols = arr.shape(1);
   } else {
     throw std::invalid_argument("weights must be 1-D or 2-D");
+  }
+  if (is_quant(dt)) {
+    const QuantFormat f = quant_format(dt);
+    if (v.cols % f.bytes) throw std::invalid_argument("a quantized row must hold whole blocks");
+    v.cols = v.cols / f.bytes * f.block;
   }
   keep.push_back(arr);
   return v;
@@ -92,6 +103,7 @@ class EngineHandle {
     c.vocab = config["vocab"].cast<int>();
     c.rope_theta = config["rope_theta"].cast<float>();
     c.rms_eps = config["rms_norm_eps"].cast<float>();
+    c.rope_interleaved = config.contains("rope_interleaved") && config["rope_interleaved"].cast<bool>();
     w_.wte = view_of(tensors["wte"], keep_);
     w_.ln_f = view_of(tensors["ln_f"], keep_);
     w_.lm_head = view_of(tensors["lm_head"], keep_);
@@ -300,6 +312,17 @@ py::array_t<float> matmul(const py::array_t<float, py::array::c_style | py::arra
   return y;
 }
 
+// The values of a quantized array [rows, row bytes] as f32 [rows, cols] (tests).
+py::array_t<float> dequantize_array(const py::array& w, const std::string& dtype) {
+  std::vector<py::object> keep;
+  WeightView v = view_of(py::make_tuple(py::array::ensure(w, py::array::c_style), dtype), keep);
+  if (!is_quant(v.dtype)) throw std::invalid_argument("dequantize takes a quantized dtype");
+  py::array_t<float> out({ssize_t(v.rows), ssize_t(v.cols)});
+  float* dst = out.mutable_data();
+  for (int64_t r = 0; r < v.rows; ++r) convert_to_f32(v.data, v.dtype, r * v.cols, v.cols, dst + r * v.cols);
+  return out;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_engine, m) {
@@ -314,6 +337,9 @@ PYBIND11_MODULE(_engine, m) {
   m.def("load_blas", [](const std::string& path) { return blas::load(path); }, py::arg("path"),
         "dlopen an OpenBLAS library; returns '' on success, else the reason");
   m.def("blas_available", &blas::available);
+  m.def("dequantize", &dequantize_array, py::arg("w"), py::arg("dtype"));
+  m.def("quant_isa", &quant_isa, "instruction set of the quantized kernels: avx512vnni, avx2 or scalar");
+  m.def("set_quant_isa", &set_quant_isa, py::arg("name"), "use a narrower one (tests); False if unavailable");
   m.def("matmul", &matmul, py::arg("x"), py::arg("w"), py::arg("dtype"), py::arg("kernel") = "auto",
         py::arg("threads") = 1);
 #ifdef LLADA_AVX2

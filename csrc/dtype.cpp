@@ -1,8 +1,14 @@
 #include "dtype.h"
 
+#include "quant.h"
+
 namespace llada {
 
 void convert_to_f32(const void* src, DType dt, int64_t offset, int64_t n, float* dst) {
+  if (is_quant(dt)) {
+    dequantize(src, dt, offset, n, dst);
+    return;
+  }
   int64_t i = 0;
   if (dt == DType::F32) {
     std::memcpy(dst, static_cast<const float*>(src) + offset, size_t(n) * 4);

@@ -11,9 +11,14 @@
 
 namespace llada {
 
-enum class DType { F32 = 0, F16 = 1, BF16 = 2 };
+// F32/F16/BF16 are arrays of values; the Q types are GGML block-quantized rows (quant.h), stored
+// as bytes.
+enum class DType { F32 = 0, F16 = 1, BF16 = 2, Q8_0 = 3, Q4_0 = 4, Q4_K = 5, Q6_K = 6 };
 
-inline int dtype_size(DType dt) { return dt == DType::F32 ? 4 : 2; }
+inline bool is_quant(DType dt) { return int(dt) >= int(DType::Q8_0); }
+
+// Bytes per stored element: 4 or 2 for the float types, 1 (a byte of a block) for the Q types.
+inline int dtype_size(DType dt) { return dt == DType::F32 ? 4 : is_quant(dt) ? 1 : 2; }
 
 // bf16 is the top half of an IEEE float32.
 inline float bf16_to_f32(uint16_t b) {
@@ -69,11 +74,13 @@ inline float load_as_f32(const void* base, DType dt, int64_t i) {
       std::memcpy(&b, static_cast<const char*>(base) + 2 * i, 2);
       return f16_to_f32(b);
     }
+    default: break;  // Q types: whole blocks only (convert_to_f32)
   }
   return 0.0f;
 }
 
-// dst[0:n] = float32(src[offset : offset + n]).
+// dst[0:n] = float32(src[offset : offset + n]); for the Q types offset and n are in values and
+// on block boundaries.
 void convert_to_f32(const void* src, DType dt, int64_t offset, int64_t n, float* dst);
 
 }  // namespace llada

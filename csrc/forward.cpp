@@ -66,7 +66,7 @@ void rope_tables(int L, int hd, float theta, float* cos_t, float* sin_t) {
 // x' = x*cos + rotate_half(x)*sin, rotate_half([a, b]) = [-b, a], for each head of each row;
 // row r of the T rows is position pos0 + r % R.
 void apply_rope(ThreadPool& pool, float* x, int64_t T, int64_t R, int64_t pos0, int heads, int hd, const float* cos_t,
-                const float* sin_t) {
+                const float* sin_t, bool interleaved) {
   const int half = hd / 2;
   parallel_rows(pool, T, 32, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
@@ -75,6 +75,14 @@ void apply_rope(ThreadPool& pool, float* x, int64_t T, int64_t R, int64_t pos0, 
       const float* s = sin_t + p * hd;
       for (int h = 0; h < heads; ++h) {
         float* v = x + r * int64_t(heads) * hd + int64_t(h) * hd;
+        if (interleaved) {  // pair i is (2i, 2i + 1), same angle as the half-split pair (i, i + hd/2)
+          for (int i = 0; i < half; ++i) {
+            const float a = v[2 * i], b = v[2 * i + 1];
+            v[2 * i] = a * c[i] - b * s[i];
+            v[2 * i + 1] = b * c[i + half] + a * s[i + half];
+          }
+          continue;
+        }
         for (int i = 0; i < half; ++i) {
           const float a = v[i], b = v[i + half];
           v[i] = a * c[i] - b * s[i];
@@ -184,7 +192,7 @@ void forward(const ModelWeights& w, ThreadPool& pool, Kernel kernel, const Forwa
                               {l.wv.data, l.wv.dtype, hk, d, v, hk},
                               {l.wq.data, l.wq.dtype, hq, d, q, hq}};
     matmul_wt_multi(pool, kernel, T, d, xn, d, qkv, q_later ? 2 : 3, false);
-    apply_rope(pool, k, T, R, pos0, c.n_kv_heads, int(hd), cos_t, sin_t);
+    apply_rope(pool, k, T, R, pos0, c.n_kv_heads, int(hd), cos_t, sin_t, c.rope_interleaved);
     if (rows_mode) {  // the recomputed rows' keys and values go over the cache's
       for (int b = 0; b < a.B; ++b) {
         std::copy(k + int64_t(b) * R * hk, k + int64_t(b + 1) * R * hk, cache->k(li) + (int64_t(b) * a.L + start) * hk);
@@ -205,7 +213,7 @@ void forward(const ModelWeights& w, ThreadPool& pool, Kernel kernel, const Forwa
       T = int64_t(a.B) * R;
       matmul_wt(pool, kernel, T, hq, d, xn, d, l.wq.data, l.wq.dtype, d, q, hq, false);
     }
-    apply_rope(pool, q, T, R, pos0, c.n_heads, int(hd), cos_t, sin_t);
+    apply_rope(pool, q, T, R, pos0, c.n_heads, int(hd), cos_t, sin_t, c.rope_interleaved);
     attention(pool, kernel, c, a.B, R, a.L, q, keys, vals, a.key_mask, att, ws);
     matmul_wt(pool, kernel, T, d, hq, att, hq, l.wo.data, l.wo.dtype, hq, x, d, true);  // x += attn_out(att)
 

@@ -1,9 +1,11 @@
 #include "matmul.h"
 
 #include <algorithm>
+#include <stdexcept>
 #include <vector>
 
 #include "blas.h"
+#include "quant.h"
 
 namespace llada {
 
@@ -102,6 +104,7 @@ void own_tile_any(DType dt, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int6
     case DType::F32: own_tile<DType::F32>(m0, m1, n0, n1, K, X, ldx, W, ldw, Y, ldy, acc); break;
     case DType::BF16: own_tile<DType::BF16>(m0, m1, n0, n1, K, X, ldx, W, ldw, Y, ldy, acc); break;
     case DType::F16: own_tile<DType::F16>(m0, m1, n0, n1, K, X, ldx, W, ldw, Y, ldy, acc); break;
+    default: break;  // Q types go to quant_tile
   }
 }
 
@@ -137,8 +140,15 @@ void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, cons
   // Tasks: panels of W rows (so each weight byte is read once per call) and, when there are too
   // few panels to keep every thread busy, blocks of X rows. One panel width for all outputs.
   const DType wdt = outs[0].wdt;
+  // Quantized weights: X quantized once per call (per block of 32), shared by every task.
+  const QuantizedRows* xq = nullptr;
+  for (int o = 0; o < n_outs && xq == nullptr; ++o) {
+    if (!is_quant(outs[o].wdt)) continue;
+    if (K % quant_format(outs[o].wdt).block) throw std::invalid_argument("quantized weights: K is not a block multiple");
+    xq = &quantize_rows(pool, M, K, X, ldx);
+  }
   int64_t nb;
-  if (kernel == Kernel::Blas && wdt != DType::F32) {
+  if (kernel == Kernel::Blas && wdt != DType::F32 && !is_quant(wdt)) {
     nb = std::max<int64_t>(16, std::min<int64_t>(256, (int64_t(1) << 20) / std::max<int64_t>(K, 1)));  // <= 4 MB
   } else {
     nb = 256;
@@ -167,6 +177,10 @@ void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, cons
     const int64_t n0 = pn.n0, n1 = pn.n1;
     const int64_t m0 = (task / n_panels) * mb, m1 = std::min(M, m0 + mb);
     if (m0 >= m1) return;
+    if (is_quant(out.wdt)) {
+      quant_tile(*xq, m0, m1, n0, n1, K, out.W, out.wdt, out.Y, out.ldy, accumulate);
+      return;
+    }
     const int64_t es = dtype_size(out.wdt);
     const char* wp = static_cast<const char*>(out.W) + n0 * out.ldw * es;
     if (kernel == Kernel::Own) {

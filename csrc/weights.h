@@ -27,6 +27,10 @@ struct ModelConfig {
   int vocab = 0;       // V = embedding_size (rows of wte, columns of the logits)
   float rope_theta = 10000.0f;
   float rms_eps = 1e-5f;
+  // RoPE pairs: false = half-split (value i with i + hd/2, the LLaDA checkpoints); true =
+  // interleaved (2i with 2i + 1): llama.cpp's converter permutes q/k rows into that layout, and
+  // rotating the pairs where they lie gives the same q.k as un-permuting the rows would.
+  bool rope_interleaved = false;
 };
 
 struct LayerWeights {
