@@ -67,6 +67,8 @@ class Checkpoint:
     pad_id: int
     bos_id: int | None
     files: list[Path] = field(default_factory=list)
+    # q/k rows in the interleaved RoPE layout (GGUF files from llama.cpp's converter: core/gguf_loader.py)
+    rope_interleaved: bool = False
 
     @property
     def name(self) -> str:
@@ -214,6 +216,10 @@ def _check_norms_finite(tensors: dict[str, TensorView]) -> None:
 def load_checkpoint(path: str | Path, progress: LoadProgress | None = None) -> Checkpoint:
     """Validate and open a checkpoint folder. Raises CheckpointError naming the file at fault."""
     folder = Path(path).expanduser()
+    if folder.suffix.lower() == ".gguf" and folder.is_file():  # a llama.cpp GGUF file
+        from .gguf_loader import load_gguf
+
+        return load_gguf(folder, progress)  # type: ignore[no-any-return]
     report = progress or (lambda fraction, message: None)
     try:
         is_folder = folder.is_dir()

@@ -102,6 +102,7 @@ class CppEngine:
             "vocab": cfg.embedding_size,
             "rope_theta": float(cfg.rope_theta),
             "rms_norm_eps": float(cfg.rms_norm_eps),
+            "rope_interleaved": bool(getattr(ckpt, "rope_interleaved", False)),
         }
         layers = []
         for n in range(cfg.n_layers):

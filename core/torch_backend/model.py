@@ -10,6 +10,7 @@ import math
 import warnings
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -228,11 +229,20 @@ class LLaDAModel(nn.Module):
         big matrices (norm weights too); pass torch.float32 to upcast."""
         with torch.device("meta"):
             model = cls(ckpt.config)
-        target = dtype or TORCH_DTYPES[ckpt.weight_dtype]
+        target = dtype or TORCH_DTYPES.get(ckpt.weight_dtype, torch.float32)  # GGUF Q types: f32
         params = model.state_dict_for_checkpoint()
         tensors: dict[str, torch.Tensor] = {}
         for name in params:
             view = ckpt.tensors[name]
+            if view.dtype not in TORCH_DTYPES or ckpt.rope_interleaved:  # GGUF: dequantized f32 copy
+                from ..gguf_loader import dequantized, unpermute_rows
+
+                arr = dequantized(view)
+                if ckpt.rope_interleaved and name.endswith(("q_proj.weight", "k_proj.weight")):
+                    heads = ckpt.config.n_heads if name.endswith("q_proj.weight") else ckpt.config.n_kv_heads
+                    arr = unpermute_rows(arr, heads)
+                tensors[name] = torch.from_numpy(np.array(arr, copy=True)).to(device=device, dtype=target)
+                continue
             with warnings.catch_warnings():
                 # The map is read-only on purpose (core/safetensors_io.py); inference never writes
                 # into weights, so torch's "not writable" warning is noise here.
