@@ -66,10 +66,15 @@ class Session:
         return f"{self.checkpoint.name} · {e.name} engine · {e.device} · {plural(e.threads, 'thread')}"
 
     # -- prompts ---------------------------------------------------------------------------
-    def encode(self, prompt: str, chat: bool = False, history: Sequence[ChatMessage] = ()) -> list[int]:
-        """Prompt ids: plain text, or a chat turn after `history` with the checkpoint's template."""
+    def encode(
+        self, prompt: str, chat: bool = False, history: Sequence[ChatMessage] = (), system: str | None = None
+    ) -> list[int]:
+        """Prompt ids: plain text, or a chat turn after `history` (and an optional system prompt)
+        rendered whole by the checkpoint's template, as its tokenizer would render it."""
         if chat:
             messages = [*history, {"role": "user", "content": prompt}]
+            if system:
+                messages.insert(0, {"role": "system", "content": system})
             return self.tokenizer.encode_chat(messages)
         return self.tokenizer.encode(prompt)
 
