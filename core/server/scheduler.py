@@ -134,6 +134,12 @@ class Scheduler:
             return len(self._pending)
 
     @property
+    def running(self) -> tuple[Job, ...]:
+        """The jobs of the batch the engine is running now."""
+        with self._cond:
+            return tuple(self._running)
+
+    @property
     def busy(self) -> bool:
         with self._cond:
             return bool(self._running)

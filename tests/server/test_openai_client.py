@@ -143,20 +143,22 @@ def test_api_key(server_model):
 
 def test_busy_is_503(server_model):
     # One batch of one at a time and one waiting: a third request finds the queue full.
-    with serving(server_model, delay=0.05, max_batch=1, max_queue=1) as served:
+    with serving(server_model, max_batch=1, max_queue=1) as served:
+        served.session.gate.clear()  # the first request holds the engine until the end
         body = {"model": MODEL, "prompt": "hello", **QUICK}
+        c = openai.OpenAI(base_url=served.base, api_key="x", max_retries=0)
         with httpx.Client(base_url=served.base, timeout=30) as http:
             with http.stream("POST", "/completions", json=body | {"stream": True}) as running:
                 wait_for(lambda: served.state.scheduler.busy)
                 waiting = threading.Thread(target=lambda: http.post("/completions", json=body))
                 waiting.start()
                 wait_for(lambda: served.state.scheduler.waiting == 1)
-                c = openai.OpenAI(base_url=served.base, api_key="x", max_retries=0)
                 with pytest.raises(openai.InternalServerError) as err:
                     c.completions.create(model=MODEL, prompt="hello", extra_body=QUICK)
                 assert err.value.status_code == 503 and err.value.body["code"] == "server_busy"
                 assert err.value.response.headers["retry-after"] == "1"
                 assert running.status_code == 200
+                served.session.gate.set()
             waiting.join(20)
         # Once the queue drained, the server answers again.
         assert c.completions.create(model=MODEL, prompt="hello", extra_body=QUICK).choices
