@@ -63,10 +63,14 @@ class Checkpoint:
     tokenizer: Tokenizer
     mask_id: int
     eos_id: int
-    eot_id: int
+    eot_id: int  # the end-of-turn token; the EOS id when the tokenizer has none (see has_eot)
     pad_id: int
     bos_id: int | None
     files: list[Path] = field(default_factory=list)
+    # False when neither config.json nor the tokenizer names an end-of-turn token (<|eot_id|>):
+    # the model still runs (eot_id is then eos_id, which stops and decodes the same way); only
+    # confidence_eos_eot_inf, which is defined on the EOT token, is refused (Session.generate_ids).
+    has_eot: bool = True
     # q/k rows in the interleaved RoPE layout (GGUF files from llama.cpp's converter: core/gguf_loader.py)
     rope_interleaved: bool = False
 
@@ -295,6 +299,8 @@ def load_checkpoint(path: str | Path, progress: LoadProgress | None = None) -> C
     eot_id = _special_id(folder, "eot_token", cfg.eot_token_id, EOT_TOKEN, tok)
     bos_id = _special_id(folder, "bos_token", cfg.bos_token_id, tok.bos_token, tok)
     for what, value in (("mask_token_id", mask_id), ("eos_token_id", eos_id), ("eot_token_id", eot_id)):
+        if value is None and what == "eot_token_id":
+            continue  # optional: only confidence_eos_eot_inf needs it
         if value is None:
             raise CheckpointError(
                 cfg_path, f"{what} is unknown: set it in config.json or add the token to the tokenizer"
@@ -308,7 +314,7 @@ def load_checkpoint(path: str | Path, progress: LoadProgress | None = None) -> C
             folder / "tokenizer.json",
             f"tokenizer has {tok.vocab_size} tokens but the model's embedding has only {cfg.embedding_size} rows",
         )
-    assert mask_id is not None and eos_id is not None and eot_id is not None
+    assert mask_id is not None and eos_id is not None
     pad_id = cfg.pad_token_id if cfg.pad_token_id is not None else eos_id
     report(1.0, "ready")
     return Checkpoint(
@@ -318,8 +324,9 @@ def load_checkpoint(path: str | Path, progress: LoadProgress | None = None) -> C
         tokenizer=tok,
         mask_id=mask_id,
         eos_id=eos_id,
-        eot_id=eot_id,
+        eot_id=eos_id if eot_id is None else eot_id,
         pad_id=pad_id,
         bos_id=bos_id,
         files=files,
+        has_eot=eot_id is not None,
     )

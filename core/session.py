@@ -114,6 +114,12 @@ class Session:
         on_step: StepCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> GenerationResult:
+        if params.confidence_eos_eot_inf and not self.checkpoint.has_eot:
+            raise ParamError(
+                "confidence_eos_eot_inf",
+                "{0} needs an end-of-turn token (<|eot_id|>), and this model has none (neither "
+                "eot_token_id in config.json nor the token in its tokenizer): turn {0} off",
+            )
         ids, mask = left_pad(prompts, self.checkpoint.pad_id)
         total = ids.shape[1] + params.gen_length
         limit = self.checkpoint.config.max_sequence_length
