@@ -30,6 +30,7 @@ from .worker import (
     LoadFailure,
     LoadRequest,
     ModelInfo,
+    RemoteTarget,
     RunFailure,
     RunOutcome,
     RunStarted,
@@ -157,6 +158,29 @@ class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat):
         if folder:
             self.open_model(folder)
 
+    def connect_dialog(self) -> None:
+        from PySide6.QtWidgets import QInputDialog, QLineEdit
+
+        last = str(self.settings.value("remote_url", "", type=str) or "") or "http://127.0.0.1:8000"
+        url, ok = QInputDialog.getText(self, "Connect to server",
+                                       "Address of a server started with llada-studio serve:", text=last)
+        if not ok or not url.strip():
+            return
+        key, ok = QInputDialog.getText(self, "Connect to server", "API key (empty if the server has none):",
+                                       QLineEdit.EchoMode.Password)
+        if ok:
+            self.connect_server(url.strip(), key.strip() or None)
+
+    def connect_server(self, url: str, api_key: str | None = None) -> None:
+        """Use the engine of a `llada-studio serve` elsewhere, with the same canvas and Stop."""
+        if self.state in (UiState.RUNNING, UiState.LOADING):
+            return
+        if "://" not in url:
+            url = "http://" + url
+        self._loading = LoadRequest(None, self.engine_kind, None, True, RemoteTarget(url, api_key))
+        self.host.load(self._loading)
+        self._set_state(UiState.LOADING)
+
     def open_model(self, model_dir: str | None, explicit: bool = True, engine: str | None = None) -> None:
         """Load a model on the engine thread (None: the bundled model)."""
         if self.state in (UiState.RUNNING, UiState.LOADING):
@@ -182,20 +206,28 @@ class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat):
         self.model = info
         self.status.progress.hide()
         self.status.message(f"Loaded {info.name} in {info.load_seconds:.1f} s", 4000)
-        self.status.set_model(info.name, f"{info.path}\n{info.num_parameters / 1e6:.1f} M parameters, "
-                              f"{info.weight_dtype}", engine_text(info.engine, info.device, info.threads))
+        if info.remote:
+            host = info.path.split("://", 1)[-1].split("/", 1)[0]
+            self.status.set_model(info.name, f"{info.description}\nserved at {info.path}",
+                                  f"{info.engine} · {info.device} · server {host}")
+            self.settings.setValue("remote_url", info.path)
+        else:
+            self.status.set_model(info.name, f"{info.path}\n{info.num_parameters / 1e6:.1f} M parameters, "
+                                  f"{info.weight_dtype}", engine_text(info.engine, info.device, info.threads))
         self._model_dir = request.model_dir if request else None
-        if self._model_dir is not None:
+        if info.remote:
+            pass  # the next start opens the last local model; a server may not be up then
+        elif self._model_dir is not None:
             self.settings.setValue("model_dir", self._model_dir)
         else:
             self.settings.remove("model_dir")
-        if request is not None:  # an engine choice is kept only once a model ran on it
+        if request is not None and not info.remote:  # an engine choice is kept once a model ran on it
             self.engine_kind = request.engine
             self.settings.setValue("engine", self.engine_kind)
         self.actions_.check_engine(self.engine_kind)
         self._forget_run()  # the last run belonged to the model before
         self.controls.set_max_gen_length(max(16, info.max_sequence_length - 64))
-        bundled = Path(info.path).resolve() == bundled_model_dir().resolve()
+        bundled = not info.remote and Path(info.path).resolve() == bundled_model_dir().resolve()
         self.banner.setVisible(bundled)
         self.banner.set_note_shown(not bool(self.settings.value("intro_dismissed", False, type=bool)))
         self.chat_mode.setEnabled(info.has_chat_template)

@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -27,11 +28,20 @@ from core.session import Session
 
 # -- requests (GUI -> worker) -----------------------------------------------------------------
 @dataclass(frozen=True)
+class RemoteTarget:
+    """A server started with `llada-studio serve` elsewhere (the GPU in another room)."""
+
+    url: str
+    api_key: str | None = None
+
+
+@dataclass(frozen=True)
 class LoadRequest:
     model_dir: str | None  # None: the bundled model
     engine: str = "auto"
     threads: int | None = None
     explicit: bool = True  # the user asked for it (a failure gets a dialog, not just a notice)
+    remote: RemoteTarget | None = None  # set: drive that server's engine instead of a local one
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,7 @@ class ModelInfo:
     eot_id: int
     max_sequence_length: int
     load_seconds: float
+    remote: bool = False  # the engine runs on a server (path holds its URL)
 
     @classmethod
     def of(cls, session: Session) -> ModelInfo:
@@ -156,6 +167,7 @@ class EngineWorker(QObject):
     def __init__(self) -> None:
         super().__init__()
         self.session: Session | None = None
+        self.remote: Any = None  # a core.server.client.RemoteClient while connected to a server
         self.info: ModelInfo | None = None
         # Set by the GUI at shutdown: a load in progress gives up at its next progress report.
         self.abort_load = threading.Event()
@@ -169,6 +181,9 @@ class EngineWorker(QObject):
                 raise _LoadAborted()
             self.loadProgress.emit(float(fraction), str(message))
 
+        if request.remote is not None:
+            self._connect(request)
+            return
         path = request.model_dir
         try:
             # "auto" falls back from a broken C++ engine to the reference one inside core.
@@ -186,12 +201,44 @@ class EngineWorker(QObject):
                 LoadFailure(request, str(path or "bundled model"), f"{type(exc).__name__}: {exc}", "error")
             )
             return
+        self._drop_remote()
         self.session = session
         self.info = ModelInfo.of(session)
         self.loaded.emit(self.info)
 
+    def _connect(self, request: LoadRequest) -> None:
+        from core.server.client import RemoteClient, RemoteError
+
+        assert request.remote is not None
+        t0 = time.perf_counter()
+        client = RemoteClient(request.remote.url, request.remote.api_key)
+        try:
+            m = client.model()
+        except (RemoteError, KeyError, ValueError) as exc:
+            client.close()
+            problem = exc.message if isinstance(exc, RemoteError) else f"not a LLaDA Studio server ({exc})"
+            self.loadFailed.emit(LoadFailure(request, request.remote.url, problem, "remote"))
+            return
+        self._drop_remote()
+        self.session, self.remote = None, client
+        self.info = ModelInfo(
+            path=request.remote.url, name=m.id, engine=m.engine, device=m.device, threads=0,
+            description=m.description, license=None, num_parameters=0, weight_dtype="",
+            has_chat_template=m.chat, mask_id=m.mask_id, eos_id=m.eos_id, eot_id=m.eot_id,
+            max_sequence_length=m.max_sequence_length, load_seconds=time.perf_counter() - t0, remote=True,
+        )
+        self.loaded.emit(self.info)
+
+    def _drop_remote(self) -> None:
+        if self.remote is not None:
+            self.remote.close()
+            self.remote = None
+
     @Slot(object)
     def generate(self, request: GenerationRequest) -> None:
+        if self.remote is not None and self.info is not None:
+            self._generate_remote(request)
+            return
         session, info = self.session, self.info
         if session is None or info is None:
             self.failed.emit(RunFailure(request.run_id, "no model is loaded: open a model folder first"))
@@ -222,6 +269,32 @@ class EngineWorker(QObject):
             self.failed.emit(RunFailure(request.run_id, str(exc) or type(exc).__name__))
             return
         self.finished.emit(RunOutcome(request.run_id, request, prompt_ids, result, texts, info))
+
+
+    def _generate_remote(self, request: GenerationRequest) -> None:
+        from core.server.client import RemoteError
+
+        client, info = self.remote, self.info
+        assert info is not None
+
+        def on_step(event: StepEvent) -> bool:
+            texts = tuple(client.token_texts(event.tokens[0])) if event.tokens else ()
+            self.step.emit(StepUpdate(request.run_id, event, texts))
+            return not request.cancel.cancelled
+
+        try:
+            self.runStarted.emit(RunStarted(request.run_id, ()))
+            run = client.generate(request.prompt, request.params, on_step, request.cancel, chat=request.chat,
+                                  history=request.history)
+        except RemoteError as exc:
+            self.failed.emit(RunFailure(request.run_id, exc.message))
+            return
+        except Exception as exc:  # a server that answers something else: a message, never a dead thread
+            self.failed.emit(RunFailure(request.run_id, f"{type(exc).__name__}: {exc}"))
+            return
+        ids = run.result.generated_ids[0] if run.result.generated_ids else ()
+        texts = tuple(client.token_texts(ids))
+        self.finished.emit(RunOutcome(request.run_id, request, run.prompt_ids, run.result, texts, info))
 
 
 class EngineHost(QObject):
@@ -288,6 +361,9 @@ def describe_failure(failure: LoadFailure) -> tuple[str, str]:
             f"This folder cannot be opened as a LLaDA-format checkpoint.\n\n"
             f"What is wrong: {failure.problem}\n\nWhere: {failure.path}"
         )
+    elif failure.kind == "remote":
+        title = "Could not connect to the server"
+        text = f"The server at {failure.path} could not be used.\n\n{failure.problem}"
     elif failure.kind == "engine":
         title = "Engine unavailable"
         text = f"The model could not be started.\n\n{failure.problem}"
