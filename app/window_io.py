@@ -98,7 +98,7 @@ class WindowIO:
 
         try:
             out = export_film(record_of(self.outcome), path)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, ImportError) as exc:  # ImportError: a build without Pillow
             QMessageBox.warning(self, "Export failed", f"Could not write {path}:\n{exc}")
             return None
         self.status.message(f"Saved {out}", 5000)
