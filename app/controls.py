@@ -473,9 +473,9 @@ class ControlsPanel(QWidget):
         self.summary.setText(text)
 
     # -- QSettings -----------------------------------------------------------------------
-    def save(self, settings: QSettings) -> None:
+    def save(self, settings: QSettings, group: str = "params") -> None:
         p = self.params()
-        settings.beginGroup("params")
+        settings.beginGroup(group)
         for k, v in p.to_dict().items():
             if k != "mask_id":
                 settings.setValue(k, v)
@@ -484,8 +484,8 @@ class ControlsPanel(QWidget):
         settings.setValue("seed_locked", self.seed_lock.isChecked())
         settings.setValue("advanced_shown", self.advanced_toggle.isChecked())
 
-    def restore(self, settings: QSettings) -> None:
-        settings.beginGroup("params")
+    def restore(self, settings: QSettings, group: str = "params") -> None:
+        settings.beginGroup(group)
         keys = set(settings.childKeys())
         d: dict[str, Any] = {}
         types = {"max_steps": int, "gen_length": int, "block_length": int, "seed": int,

@@ -23,7 +23,14 @@ from .menus import max_threads
 from .status_panel import engine_text
 from .window_chat import WindowChat
 from .window_io import WindowIO
-from .window_settings import WindowSettings, app_icon, make_settings, repair_settings, saved_int  # noqa: F401
+from .window_settings import (  # noqa: F401 - app_icon, make_settings: the launcher's names
+    WindowSettings,
+    app_icon,
+    make_settings,
+    model_settings_group,
+    repair_settings,
+    saved_int,
+)
 from .worker import (
     EngineHost,
     GenerationRequest,
@@ -66,6 +73,7 @@ class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat):
         self.setAccessibleName(APP_NAME)
         self.setMinimumSize(*MIN_SIZE)
         self.model: ModelInfo | None = None
+        self.model_key: str | None = None  # the settings group of the loaded model's own settings
         self.outcome: RunOutcome | None = None
         self.state = UiState.EMPTY
         self._run_id = 0
@@ -227,6 +235,7 @@ class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat):
         self.actions_.check_engine(self.engine_kind)
         self._forget_run()  # the last run belonged to the model before
         self.controls.set_max_gen_length(max(16, info.max_sequence_length - 64))
+        self._use_model_settings(info)
         bundled = not info.remote and Path(info.path).resolve() == bundled_model_dir().resolve()
         self.banner.setVisible(bundled)
         self.banner.set_note_shown(not bool(self.settings.value("intro_dismissed", False, type=bool)))
@@ -241,6 +250,19 @@ class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat):
         self._set_state(UiState.READY)
         self._show_idle_canvas()
         self.modelLoaded.emit(info)
+
+    def _use_model_settings(self, info: ModelInfo) -> None:
+        """Each model keeps its own settings: the ones last used with it, else its defaults (the
+        bundled model's tested ones, or the published LLaDA ones for an 8B model)."""
+        if self.model_key is not None:
+            self.controls.save(self.settings, self.model_key)  # the model being replaced keeps its own
+        self.model_key = model_settings_group(info)
+        if self.model_key in self.settings.childGroups() or self.settings.contains(self.model_key + "/max_steps"):
+            self.controls.restore(self.settings, self.model_key)
+        else:
+            from core.model_defaults import defaults_for
+
+            self.controls.set_params(defaults_for(info.path, info.name, info.has_chat_template, info.has_eot))
 
     @Slot(object)
     def _on_load_failed(self, failure: LoadFailure) -> None:

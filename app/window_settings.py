@@ -55,6 +55,15 @@ def saved_int(settings: QSettings, key: str, default: int, low: int, high: int) 
     return value if low <= value <= high else default
 
 
+def model_settings_group(info: Any) -> str:
+    """The QSettings group of one model's own settings: its name and a digest of where it is."""
+    import hashlib
+
+    digest = hashlib.sha1(info.path.encode("utf-8", "replace")).hexdigest()[:10]
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in info.name)[:40]
+    return f"models/{name}-{digest}"
+
+
 class WindowSettings:
     settings: Any
 
@@ -81,6 +90,8 @@ class WindowSettings:
     def save_settings(self) -> None:
         s = self.settings
         self.controls.save(s)
+        if getattr(self, "model_key", None):
+            self.controls.save(s, self.model_key)
         s.setValue("prompt", self.prompt.toPlainText() if not self._chat_active() else self._plain_prompt)
         s.setValue("chat_mode", self.chat_mode.isChecked() if self.chat_mode.isEnabled() else self._chat_pref)
         s.setValue("theme", self.theme)

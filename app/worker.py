@@ -78,6 +78,7 @@ class ModelInfo:
     max_sequence_length: int
     load_seconds: float
     remote: bool = False  # the engine runs on a server (path holds its URL)
+    has_eot: bool = True  # the tokenizer has an end-of-turn token (confidence_eos_eot_inf needs it)
 
     @classmethod
     def of(cls, session: Session) -> ModelInfo:
@@ -98,6 +99,7 @@ class ModelInfo:
             eot_id=int(ck.eot_id),
             max_sequence_length=int(ck.config.max_sequence_length),
             load_seconds=float(getattr(session, "load_seconds", 0.0)),
+            has_eot=bool(getattr(ck, "has_eot", True)),
         )
 
 

@@ -21,7 +21,7 @@ from core.params import GenerationParams
 from core.session import passage
 
 SMALL = dict(gen_length=32, block_length=16, max_steps=16, temperature=0.0, cfg_scale=0.0,
-             remasking="low_confidence", seed=0)
+             remasking="low_confidence", seed=0, confidence_eos_eot_inf=False)
 LONG = dict(gen_length=512, block_length=512, max_steps=512, temperature=0.0, cfg_scale=0.0,
             remasking="low_confidence", seed=0)
 
@@ -442,3 +442,21 @@ def test_the_reveal_exports_as_a_film(qtbot, make_window, tiny_ckpt, tmp_path): 
     assert gif is not None and Image.open(gif).n_frames == 16 + 1
     page = win.export_film(tmp_path / "film.html")
     assert page is not None and "const run = " in page.read_text(encoding="utf-8")
+
+
+def test_each_model_keeps_its_own_settings(qtbot, make_window, tiny_ckpt, plain_ckpt):  # noqa: ANN001
+    """An instruction model starts on the published defaults; switching models and back restores
+    what was used with each."""
+    win = make_window(tiny_ckpt)  # has a chat template: the Instruct defaults
+    p = win.controls.params()
+    assert (p.gen_length, p.block_length, p.max_steps, p.temperature, p.confidence_eos_eot_inf) == (
+        128, 32, 128, 0.0, True)
+    win.controls.set_params(dict(temperature=0.7, gen_length=64, block_length=16, max_steps=32))
+    with qtbot.waitSignal(win.modelLoaded, timeout=60_000):
+        win.open_model(str(plain_ckpt))
+    q = win.controls.params()
+    assert q.temperature == 0.0 and q.block_length == 32 and not q.confidence_eos_eot_inf  # a base model
+    with qtbot.waitSignal(win.modelLoaded, timeout=60_000):
+        win.open_model(str(tiny_ckpt))
+    r = win.controls.params()
+    assert (r.temperature, r.gen_length, r.block_length, r.max_steps) == (0.7, 64, 16, 32)
