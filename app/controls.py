@@ -7,6 +7,7 @@ collapsed "Advanced" section.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -388,8 +389,8 @@ class ControlsPanel(QWidget):
                 self.threshold.setValue(float(d["threshold"]))
             if "factor" in d:
                 self.factor.setValue(float(d["factor"]))
-            if "seed" in d:
-                self.seed.setValue(int(d["seed"]))
+            if "seed" in d:  # the spin box holds 31 bits; a larger seed is taken modulo its range
+                self.seed.setValue(int(d["seed"]) % (SEED_MAX + 1))
             if "logits_eos_inf" in d:
                 self.logits_eos_inf.setChecked(bool(d["logits_eos_inf"]))
             if "confidence_eos_eot_inf" in d:
@@ -495,9 +496,14 @@ class ControlsPanel(QWidget):
         for k, t in types.items():
             if k in keys:
                 try:
-                    d[k] = settings.value(k, type=t)
-                except (TypeError, ValueError):
-                    pass
+                    value = settings.value(k, type=t)
+                except (TypeError, ValueError, OverflowError):
+                    continue  # unreadable: the control keeps its value
+                if isinstance(value, float) and not math.isfinite(value):
+                    continue
+                if k == "seed" and not 0 <= value <= SEED_MAX:
+                    continue
+                d[k] = value
         settings.endGroup()
         preset = str(settings.value("preset", "", type=str) or "")
         self.seed_lock.setChecked(bool(settings.value("seed_locked", False, type=bool)))

@@ -216,3 +216,18 @@ def test_a_last_model_that_no_longer_opens_falls_back_to_the_bundled_one(qtbot, 
         win._autoload(None)
     assert blocker.args[0].name == bundled_model_dir().name
     assert settings.value("model_dir") is None
+
+
+def test_bad_saved_parameters_are_snapped_to_valid_ones(qtbot, settings) -> None:  # noqa: ANN001
+    """The window's path for bad values: settings from a damaged or hand-edited file."""
+    from app.window import MainWindow
+
+    for key, value in {"max_steps": -5, "gen_length": 10**9, "temperature": "nan", "cfg_scale": -3,
+                       "remasking": "zzz", "seed": str(2**70), "threshold": 7, "factor": "x", "cache": 5}.items():
+        settings.setValue(f"params/{key}", value)
+    win = MainWindow(settings=settings, autoload=False, engine="torch")
+    qtbot.addWidget(win)
+    p = win.controls.params()  # valid by construction, or this raises
+    assert p.max_steps >= 1 and p.gen_length <= 1024 and p.remasking in ("low_confidence", "random", "margin",
+                                                                          "entropy")
+    assert 0 <= p.seed < 2**31
