@@ -1,4 +1,5 @@
-"""CUDA graphs for the cached block steps.
+"""CUDA graphs for the sampler's model passes: the cached block steps (GraphedRows) and the
+plain sampler's full pass (GraphedFull).
 
 With the block cache, a step recomputes only a few dozen rows; on a GPU such a pass is bound by
 kernel launches (about a thousand for a 32-layer model), not by arithmetic. Capturing the rows
@@ -109,5 +110,82 @@ class GraphedRows:
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
             self.out = self.rows_fn(self.ids, self.mask, self.positions, self.cache)
+        self.graph = graph
+        STATS["captures"] += 1
+
+
+class GraphedFull:
+    """The plain sampler's full pass, `model(ids, mask)[:, start:start + rows]`, replayed from one
+    CUDA graph per shape (through `forward_logits_at`, which takes the block's positions as a
+    tensor, so every block replays the same graph).
+
+    Why: eagerly, a full pass of a 32-layer model is about 1,400 kernel launches, each with
+    Python's and the dispatcher's cost on the host. Until the host outruns the GPU the step is
+    host-bound, and then any extra host work in the process (the product path's, a busier or
+    slower CPU) shows up one for one in the step time; replayed, the host launches one graph and
+    the step costs what the GPU needs. The graph is kept on the model, so the next generation of
+    the same shape replays it without capturing again."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.key: tuple[object, ...] | None = None
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.ids: torch.Tensor | None = None
+        self.mask: torch.Tensor | None = None
+        self.offsets: torch.Tensor | None = None
+        self.positions: torch.Tensor | None = None
+        self.out: torch.Tensor | None = None
+        self.failure: str | None = None
+
+    @classmethod
+    def for_model(cls, model: Any) -> GraphedFull:
+        graphed = getattr(model, "_graphed_full", None)
+        if not isinstance(graphed, GraphedFull):
+            graphed = cls(model)
+            model._graphed_full = graphed
+        return graphed
+
+    def __call__(self, ids: torch.Tensor, mask: torch.Tensor | None, start: int, rows: int) -> torch.Tensor:
+        if self.failure is not None:
+            return self._eager(ids, mask, start, rows)
+        key = (tuple(ids.shape), None if mask is None else tuple(mask.shape), rows, ids.device)
+        try:
+            if key != self.key:
+                self._capture(ids, mask, start, rows)
+                self.key = key
+            assert self.ids is not None and self.positions is not None and self.offsets is not None
+            self.ids.copy_(ids)
+            if mask is not None:
+                assert self.mask is not None
+                self.mask.copy_(mask)
+            torch.add(self.offsets, start, out=self.positions)
+            assert self.graph is not None and self.out is not None
+            self.graph.replay()
+        except Exception as exc:  # noqa: BLE001 - an op that cannot be captured: run eagerly from now on
+            self.failure = str(exc)
+            FAILURES.append(self.failure)
+            self.graph = None
+            return self._eager(ids, mask, start, rows)
+        STATS["replays"] += 1
+        return self.out
+
+    def _eager(self, ids: torch.Tensor, mask: torch.Tensor | None, start: int, rows: int) -> torch.Tensor:
+        positions = torch.arange(start, start + rows, device=ids.device)
+        return self.model.forward_logits_at(ids, mask, positions)  # type: ignore[no-any-return]
+
+    def _capture(self, ids: torch.Tensor, mask: torch.Tensor | None, start: int, rows: int) -> None:
+        self.graph = None
+        self.ids = ids.clone()
+        self.mask = None if mask is None else mask.clone()
+        self.offsets = torch.arange(rows, device=ids.device)
+        self.positions = self.offsets + start
+        stream = torch.cuda.Stream()  # type: ignore[no-untyped-call]
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):  # workspaces and library handles, outside the capture
+            self.model.forward_logits_at(self.ids, self.mask, self.positions)
+        torch.cuda.current_stream().wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self.out = self.model.forward_logits_at(self.ids, self.mask, self.positions)
         self.graph = graph
         STATS["captures"] += 1

@@ -179,6 +179,16 @@ class LLaDAModel(nn.Module):
         block (cuda_graphs.py)."""
         return self._run(row_ids, attention_mask, cache=cache, positions=positions)
 
+    def forward_logits_at(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, rows: torch.Tensor
+    ) -> torch.Tensor:
+        """A full pass over the canvas returning the logits [B, R, V] of the rows at canvas
+        positions `rows` ([R] long, on the model's device) only: the plain sampler needs the
+        current block's, and the LM head over the whole canvas (126464 columns for LLaDA-8B) and
+        its float32 copy were the largest single cost after the layers. No Python number depends
+        on where the block is, so one CUDA graph serves every block (cuda_graphs.GraphedFull)."""
+        return self._run(input_ids, attention_mask, head_rows=rows)
+
     def _run(
         self,
         ids: torch.Tensor,
@@ -187,6 +197,7 @@ class LLaDAModel(nn.Module):
         cache: list[KV] | None = None,
         store: list[KV] | None = None,
         positions: torch.Tensor | None = None,
+        head_rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
         B, R = ids.shape
         total = cache[0][0].shape[2] if cache is not None else R
@@ -202,6 +213,8 @@ class LLaDAModel(nn.Module):
             key_mask = attention_mask.bool()[:, None, None, :]  # [B, 1, 1, L] True = attend
         for i, block in enumerate(self.blocks):
             x = block(x, cos, sin, key_mask, None if cache is None else cache[i], start, store, positions)
+        if head_rows is not None:
+            x = x.index_select(1, head_rows)
         x = self.ln_f(x)
         head = self.wte.weight if self.lm_head is None else self.lm_head.weight
         return F.linear(x, head).float()
