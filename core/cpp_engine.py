@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .checkpoint import Checkpoint, layer_prefix
+from .errors import NonFiniteLogitsError
 from .events import CancelToken, GenerationResult, StepCallback, StepEvent
 from .params import GenerationParams
 
@@ -207,7 +208,10 @@ class CppEngine:
             "cache": getattr(params, "cache", "none"),
         }
         is_cancelled = None if cancel is None else (lambda: cancel.cancelled)
-        canvas, cancelled, passes = self._engine.generate(ids, mask, cpp_params, deliver, is_cancelled)
+        try:
+            canvas, cancelled, passes = self._engine.generate(ids, mask, cpp_params, deliver, is_cancelled)
+        except _engine.NonFiniteLogits as exc:  # (message, step) from csrc/bindings.cpp
+            raise NonFiniteLogitsError.at_step(int(exc.args[1])) from None
         total = time.perf_counter() - start
         P = ids.shape[1]
         generated = tuple(tuple(int(t) for t in row) for row in canvas[:, P:].tolist())

@@ -23,7 +23,24 @@ class EngineUnavailableError(RuntimeError):
 
 class NonFiniteLogitsError(ValueError):
     """The model produced NaN or infinite logits: its weights (or config values) are corrupt.
-    A ValueError so the command line reports it in one line like other bad input."""
+    A ValueError so the command line reports it in one line like other bad input.
+
+    `step` (1-based) is the generation step whose forward pass gave them, when raised by an
+    engine's generate; None from a bare forward pass."""
+
+    def __init__(self, message: str, step: int | None = None) -> None:
+        self.step = step
+        super().__init__(message)
+
+    @classmethod
+    def at_step(cls, step: int) -> NonFiniteLogitsError:
+        """The one message both engines give: after step `step`'s forward pass, a still-masked
+        position of the current block had a NaN or +inf logit, or none above -inf."""
+        return cls(
+            f"step {step}: the model produced a non-finite logit (NaN or +inf, or every logit -inf) at a "
+            "masked position; the checkpoint's weights or config values are corrupt (NaN/Inf)",
+            step=step,
+        )
 
 
 def shown(value: Any, limit: int = 60) -> str:

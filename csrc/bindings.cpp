@@ -20,6 +20,10 @@ using namespace llada;
 
 namespace {
 
+// _engine.NonFiniteLogits(message, step): a ValueError; core/cpp_engine.py maps it to
+// core.errors.NonFiniteLogitsError.
+PyObject* nonfinite_type = nullptr;
+
 DType parse_dtype(const std::string& s) {
   if (s == "f32") return DType::F32;
   if (s == "f16") return DType::F16;
@@ -273,6 +277,12 @@ class EngineHandle {
                             int(P), p, step_cb, cancel_cb);
     }
     if (py_error) std::rethrow_exception(py_error);
+    if (res.nonfinite_step > 0) {
+      const std::string msg = "step " + std::to_string(res.nonfinite_step) +
+                              ": the model produced a non-finite logit (NaN or +inf) at a masked position";
+      PyErr_SetObject(nonfinite_type, py::make_tuple(msg, res.nonfinite_step).ptr());
+      throw py::error_already_set();
+    }
     py::array_t<int64_t> canvas({B, P + p.gen_length});
     std::copy(res.canvas.begin(), res.canvas.end(), canvas.mutable_data());
     return py::make_tuple(canvas, res.cancelled, res.forward_passes);
@@ -327,6 +337,10 @@ py::array_t<float> dequantize_array(const py::array& w, const std::string& dtype
 
 PYBIND11_MODULE(_engine, m) {
   m.doc() = "LLaDA C++ engine: forward pass and diffusion sampler";
+  // One reference kept for the life of the process (no static destructor after finalization).
+  nonfinite_type = PyErr_NewException("core._engine.NonFiniteLogits", PyExc_ValueError, nullptr);
+  if (nonfinite_type == nullptr) throw py::error_already_set();
+  m.attr("NonFiniteLogits") = py::reinterpret_borrow<py::object>(nonfinite_type);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);

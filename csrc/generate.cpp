@@ -1,7 +1,9 @@
 #include "generate.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <functional>
 #include <limits>
 #include <stdexcept>
@@ -76,6 +78,7 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
   const float cfg_factor = float(p.cfg_scale + 1.0);
 
   int step = 0;
+  bool stop = false;  // on_step returned false: a stop request, honoured before the next forward
   for (int block = 0; block < num_blocks; ++block) {
     const int b0 = P + block * p.block_length, b1 = b0 + p.block_length;
     std::vector<std::vector<int>> schedule(static_cast<size_t>(B));
@@ -91,7 +94,8 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
       return true;
     };
     for (int i = 0; dynamic ? !block_done() : i < steps_per_block; ++i) {
-      if (cancelled && cancelled()) {
+      // The stop rule (generate.h): the one point where a stop request ends the run.
+      if (stop || (cancelled && cancelled())) {
         res.cancelled = true;
         return res;
       }
@@ -123,23 +127,38 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
         for (int64_t j = 0; j < n; ++j) guided[size_t(j)] = un[j] + cfg_factor * (cond[j] - un[j]);
         lg = guided.data();
       }
-      // The mask token is never proposed: committing it would leave the position masked and
-      // break the block's reveal count (the reference allows it; trained models give it ~0).
-      for (int64_t r = 0; r < int64_t(B) * p.block_length; ++r) {
-        lg[r * V + p.mask_id] = -std::numeric_limits<float>::infinity();
-        if (p.logits_eos_inf) lg[r * V + p.eos_id] = -std::numeric_limits<float>::infinity();
-      }
-
       // Proposals and confidences of the masked positions of this block, in parallel.
       const int64_t cells = int64_t(B) * p.block_length;
+      std::atomic<bool> nonfinite{false};
       pool.run(cells, [&](int64_t c, int) {
         const int b = int(c / p.block_length), j = int(c % p.block_length);
         if (x[size_t(b) * L + b0 + j] != p.mask_id) return;
+        float* row = lg + c * V;
+        // The mask token is never proposed: committing it would leave the position masked and
+        // break the block's reveal count (the reference allows it; trained models give it ~0).
+        row[p.mask_id] = -std::numeric_limits<float>::infinity();
+        if (p.logits_eos_inf) row[p.eos_id] = -std::numeric_limits<float>::infinity();
+        // Non-finite logits (the torch sampler checks the same): NaN or +inf anywhere, or nothing
+        // above -inf, leave no meaningful proposal; the run ends with an error after this pass.
+        bool any = false, bad = false;
+        for (int64_t v = 0; v < V; ++v) {
+          const float l = row[v];
+          bad |= std::isnan(l) || l == std::numeric_limits<float>::infinity();
+          any |= l > -std::numeric_limits<float>::infinity();
+        }
+        if (bad || !any) {
+          nonfinite.store(true, std::memory_order_relaxed);
+          return;
+        }
         Rng rng = Rng::stream(p.seed, uint64_t(step), uint64_t(b), uint64_t(j));
         Proposal pr = propose(lg + c * V, V, p.temperature, p.remasking, rng);
         if (p.confidence_eos_eot_inf && (pr.token == p.eos_id || pr.token == p.eot_id)) pr.confidence = 0.0;
         prop[size_t(c)] = pr;
       });
+      if (nonfinite.load()) {
+        res.nonfinite_step = step + 1;
+        return res;
+      }
 
       ++step;
       StepData ev;
@@ -157,7 +176,9 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
         for (int j = 0; j < p.block_length; ++j) {
           if (x[size_t(b) * L + b0 + j] != p.mask_id) continue;
           cand.push_back(j);
-          conf.push_back(prop[size_t(b) * p.block_length + j].confidence);
+          // A NaN confidence ranks lowest (never stalls the parallel rule or breaks the sort).
+          const double cj = prop[size_t(b) * p.block_length + j].confidence;
+          conf.push_back(std::isnan(cj) ? std::numeric_limits<double>::lowest() : cj);
         }
         int count = 0;
         if (!dynamic) {
@@ -178,11 +199,7 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
       }
       res.steps_done = step;
       ev.elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      const bool last = block == num_blocks - 1 && (dynamic ? block_done() : i + 1 == steps_per_block);
-      if (on_step && !on_step(ev) && !last) {
-        res.cancelled = true;
-        return res;
-      }
+      if (on_step && !on_step(ev)) stop = true;  // honoured before the next forward, if any
     }
   }
   return res;

@@ -52,12 +52,22 @@ struct StepData {
   std::vector<std::vector<double>> confidences;
 };
 
-using StepCallback = std::function<bool(const StepData&)>;  // false: stop
-using CancelCheck = std::function<bool()>;                  // true: stop before the next forward
+// The stop rule (the same in core/torch_backend/sampler.py): a stop is requested by the cancel
+// check returning true or by the step callback returning false. It is honoured at one point only,
+// before the next forward pass: the run then ends with cancelled = true, the canvas as the last
+// delivered step left it and steps_done = the number of steps delivered. A request after the last
+// step of the run finds no next forward: the run is complete (cancelled = false).
+using StepCallback = std::function<bool(const StepData&)>;  // false: request a stop
+using CancelCheck = std::function<bool()>;                  // true: request a stop
 
 struct GenerateResult {
   std::vector<int64_t> canvas;  // (B, P + gen_length)
   bool cancelled = false;
+  // > 0: the run ended at this step (1-based, not delivered) because a still-masked position of
+  // the current block had a NaN or +inf logit, or no logit above -inf once the mask column (and
+  // with logits_eos_inf the EOS column) is excluded: corrupt weights or config values. The
+  // binding raises NonFiniteLogitsError naming the step.
+  int nonfinite_step = 0;
   int steps_done = 0;
   int forward_passes = 0;
 };

@@ -2,12 +2,12 @@
 (it would read the whole file); it surfaces as non-finite logits, which must be a clear error,
 and parallel decoding must always make progress, never spin.
 
-What the engines do today (probed on a 1-layer checkpoint with NaN in the LM head):
-- C++, every decoding: runs to the end, commits garbage with NaN confidences, no error.
-- torch, fixed: commits the mask token (NaN wins torch's argmax after the mask column is set to
-  -inf only for finite rows), so positions stay masked; threshold/factor: never finish
-  (parallel_count counts isfinite(conf) as "available": 0 with NaN, so 0 commits per step).
-The tests marked skip describe the fix, which belongs to core/torch_backend/sampler.py and csrc/.
+The rule (both engines, checked after each forward pass on the current block's still-masked
+positions, once the mask column and with logits_eos_inf the EOS column are set to -inf): any NaN or
++inf logit, or no logit above -inf, ends the run with NonFiniteLogitsError naming the step.
+Before the fix (probed on a 1-layer checkpoint with NaN in the LM head): C++ ran to the end
+committing garbage; torch fixed decoding committed the mask token, and threshold/factor never
+finished (parallel_count counted isfinite(conf) as "available": 0 with NaN, so 0 commits a step).
 """
 
 from __future__ import annotations
@@ -29,16 +29,6 @@ from core.errors import NonFiniteLogitsError
 from core.params import GenerationParams
 
 HEAD = "model.transformer.ff_out.weight"
-ENGINE_FIX = (
-    "engine fix pending (not this file's owner): after each forward, if any logit of a still-masked "
-    "position is NaN or +inf, raise NonFiniteLogitsError naming the step (csrc: return an error status "
-    "the binding turns into it; torch sampler: torch.isfinite check before propose)"
-)
-PROGRESS_FIX = (
-    "sampler fix pending: parallel_count must count still-masked positions as available "
-    "(still_masked.sum(), not isfinite(conf).sum()) and map NaN confidences to the lowest finite "
-    "value, and propose() must never return mask_id when logits are NaN (nan_to_num(nan=-inf) first)"
-)
 
 
 @contextlib.contextmanager
@@ -96,17 +86,28 @@ DECODINGS = {
 }
 
 
-@pytest.mark.skip(reason=ENGINE_FIX)
 @pytest.mark.parametrize("kind", ENGINES)
 @pytest.mark.parametrize("decoding", list(DECODINGS))
 def test_generate_with_nonfinite_logits_is_a_clear_error(folder: Path, kind: str, decoding: str):
     engine = create_engine(poisoned(folder, slice(None)), kind, threads=1)
     params = GenerationParams(max_steps=8, gen_length=8, block_length=8, **DECODINGS[decoding])
-    with watchdog(10), pytest.raises(NonFiniteLogitsError):
+    with watchdog(10), pytest.raises(NonFiniteLogitsError, match="^step 1: .*non-finite logit") as info:
         engine.generate(np.array([[5, 6]]), None, params)
+    assert info.value.step == 1
 
 
-@pytest.mark.skip(reason=PROGRESS_FIX)
+@pytest.mark.parametrize("kind", ENGINES)
+def test_one_nan_column_is_refused_and_no_step_is_delivered(folder: Path, kind: str):
+    """NaN in one LM-head row = one NaN logit per position: refused at the first step, before
+    its event (the same message from both engines)."""
+    engine = create_engine(poisoned(folder, 10), kind, threads=1)
+    seen: list[Any] = []
+    params = GenerationParams(max_steps=4, gen_length=8, block_length=8)
+    with watchdog(10), pytest.raises(NonFiniteLogitsError) as info:
+        engine.generate(np.array([[5, 6]]), None, params, on_step=seen.append)
+    assert seen == [] and str(info.value) == str(NonFiniteLogitsError.at_step(1))
+
+
 @pytest.mark.parametrize("decoding", ["threshold", "factor"])
 @pytest.mark.parametrize("rows", ["all", "one"])
 def test_torch_parallel_decoding_finishes_with_nan_logits(folder: Path, decoding: str, rows: str):
@@ -135,3 +136,17 @@ def test_cpp_parallel_decoding_finishes_with_nan_logits(folder: Path, decoding: 
         except NonFiniteLogitsError:
             return
     assert len(result.trajectory) <= 8
+
+
+@pytest.mark.skipif(not torch_available(), reason="torch not installed")
+@pytest.mark.parametrize("decoding", ["threshold", "factor"])
+def test_torch_parallel_count_counts_nan_confidences_as_available(decoding: str):
+    """A NaN confidence ranks lowest: every row with a still-masked position commits at least one."""
+    import torch
+
+    from core.torch_backend.sampler import parallel_count
+
+    inf = float("inf")
+    conf = torch.tensor([[float("nan"), float("nan"), -inf], [float("nan"), 0.95, -inf], [-inf, -inf, -inf]])
+    counts = parallel_count(conf.double(), decoding, 0.9, 1.0).tolist()
+    assert counts[0] == 1 and counts[1] >= 1 and counts[2] == 0
