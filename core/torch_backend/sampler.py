@@ -17,8 +17,13 @@ from ..events import CancelToken, StepCallback, StepEvent
 from ..params import GenerationParams
 from ..schedule import num_transfer_tokens
 
-# On CUDA, replay the cached block steps as CUDA graphs (see cuda_graphs.py).
+# On CUDA, replay the model passes as CUDA graphs (see cuda_graphs.py): the cached block steps,
+# and (GRAPH_FULL_PASS) the plain sampler's full pass.
 USE_CUDA_GRAPHS = True
+GRAPH_FULL_PASS = True
+# The plain pass computes the LM head for the current block's rows only (False: the whole canvas,
+# then the block's slice, as before issue 13; kept for benchmarks to compare).
+PLAIN_BLOCK_HEAD = True
 
 # (canvas [B, L], attention mask [B, L] bool or None) -> logits [B, L, V] float32
 ModelFn = Callable[[torch.Tensor, "torch.Tensor | None"], torch.Tensor]
@@ -155,12 +160,27 @@ class _Forward:
             from .cuda_graphs import GraphedRows
 
             self.rows = GraphedRows(model)
+        # The plain pass: only the block's logits (LLaDAModel.forward_logits_at), from a CUDA graph on CUDA.
+        self.full: Any = None
+        if params.cache == "none" and PLAIN_BLOCK_HEAD and hasattr(model, "forward_logits_at"):
+            if USE_CUDA_GRAPHS and GRAPH_FULL_PASS and prompt_index.is_cuda:
+                from .cuda_graphs import GraphedFull
+
+                self.full = GraphedFull.for_model(model)
+            else:
+                self.full = self._eager_full
+
+    def _eager_full(self, ids: torch.Tensor, mask: torch.Tensor | None, start: int, rows: int) -> torch.Tensor:
+        positions = torch.arange(start, start + rows, device=ids.device)
+        return self.model.forward_logits_at(ids, mask, positions)  # type: ignore[attr-defined, no-any-return]
 
     def block_logits(self, x: torch.Tensor, b0: int, b1: int, first_step: bool) -> torch.Tensor:
         """Guided logits [B, b1 - b0, V] of the current block."""
         params = self.params
         both, mask = model_input(x, self.attention_mask, self.prompt_index, self.mask_id, params.cfg_scale)
-        if params.cache == "none":
+        if params.cache == "none" and self.full is not None:
+            logits = self.full(both, mask, b0, b1 - b0)
+        elif params.cache == "none":
             logits = self.model(both, mask)[:, b0:b1]
         elif first_step:
             full, self.cache = self.model.forward_and_cache(both, mask)  # type: ignore[attr-defined]
@@ -170,6 +190,25 @@ class _Forward:
             rows = self.rows(both[:, b0:end], mask, b0, self.cache)
             logits = rows[:, : b1 - b0]
         return combine_guidance(logits, params.cfg_scale)
+
+
+def _step_lists(
+    chosen: list[torch.Tensor], x0: torch.Tensor, conf: torch.Tensor, offset: int
+) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, ...], ...], tuple[tuple[float, ...], ...]]:
+    """A step's committed positions, tokens and confidences per row, read back to the host in
+    one copy (on CUDA each .tolist() is a wait for the GPU: three per row per step before).
+    float64 holds the ids and positions exactly (below 2^53)."""
+    parts = [torch.cat([idx.double(), x0[r, idx].double(), conf[r, idx].double()]) for r, idx in enumerate(chosen)]
+    flat = torch.cat(parts).cpu().tolist() if parts else []
+    positions, tokens, confidences = [], [], []
+    at = 0
+    for idx in chosen:
+        k = idx.numel()
+        positions.append(tuple(int(offset + j) for j in flat[at : at + k]))
+        tokens.append(tuple(int(t) for t in flat[at + k : at + 2 * k]))
+        confidences.append(tuple(float(c) for c in flat[at + 2 * k : at + 3 * k]))
+        at += 3 * k
+    return tuple(positions), tuple(tokens), tuple(confidences)
 
 
 @torch.no_grad()
@@ -251,15 +290,15 @@ def generate(
                 x[r, b0 + idx] = x0[r, idx]
             step += 1
             i += 1
-            offset = b0 - P
+            positions, tokens, confidences = _step_lists(chosen, x0, conf, b0 - P)
             event = StepEvent(
                 step=step,
                 total_steps=params.step_budget,
                 block=block,
                 num_blocks=num_blocks,
-                positions=tuple(tuple(int(offset + j) for j in idx.tolist()) for idx in chosen),
-                tokens=tuple(tuple(int(t) for t in x0[r, idx].tolist()) for r, idx in enumerate(chosen)),
-                confidences=tuple(tuple(float(c) for c in conf[r, idx].tolist()) for r, idx in enumerate(chosen)),
+                positions=positions,
+                tokens=tokens,
+                confidences=confidences,
                 elapsed=time.perf_counter() - start,
                 forward_passes=forward_passes,
             )
