@@ -453,7 +453,9 @@ class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat):
     def _set_state(self, state: UiState) -> None:
         self.state = state
         running, ready, idle = state == UiState.RUNNING, state == UiState.READY, state in (UiState.READY, UiState.EMPTY)
-        chat = self._chat_active()
+        # Chat availability first: the labels below depend on it (it is off while a run goes on).
+        self.chat_mode.setEnabled(not running and self.model is not None and self.model.has_chat_template)
+        chat = self.chat_mode.isChecked() and (self.chat_mode.isEnabled() or running)
         self.generate_button.setText("Send" if chat else "Generate")
         self.generate_button.setToolTip("Send the message (Ctrl+Enter)" if chat else "Start generating (Ctrl+Enter)")
         for w in (self.generate_button, self.act_generate):
@@ -471,7 +473,6 @@ class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat):
         self.new_chat_button.setVisible(chat)
         for w in (self.new_chat_button, self.act_new_chat):
             w.setEnabled(chat and not running)
-        self.chat_mode.setEnabled(not running and self.model is not None and self.model.has_chat_template)
         self.stateChanged.emit(state.value)
 
     def shutdown(self) -> None:

@@ -104,6 +104,9 @@ def test_chat_mode_says_send_and_keeps_the_two_prompts_apart(qtbot, make_window,
     win.chat_mode.setChecked(True)
     assert win.generate_button.text() == "Send" and win.prompt.toPlainText() == ""
     assert win.act_new_chat.isEnabled()
+    win.controls.set_params(SMALL)
+    _run(qtbot, win, "hello")  # after a chat turn the window still says Send and offers New chat
+    assert win.generate_button.text() == "Send" and win.new_chat_button.isVisible() and win.act_new_chat.isEnabled()
     win.chat_mode.setChecked(False)
     assert win.prompt.toPlainText() == "It was a dark and stormy night"
     with qtbot.waitSignal(win.modelLoaded, timeout=60_000):
