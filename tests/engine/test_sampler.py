@@ -283,6 +283,45 @@ def test_false_on_last_step_is_not_a_cancel(ckpt_f32: Checkpoint) -> None:
     assert not run.cancelled and len(run.trajectory) == 2
 
 
+STOP_CASES = {
+    "fixed": dict(max_steps=8, gen_length=16, block_length=8),
+    "threshold": dict(max_steps=2, gen_length=16, block_length=8, decoding="threshold", threshold=0.15),
+}
+
+
+@pytest.mark.parametrize("case", list(STOP_CASES))
+@pytest.mark.parametrize("how", ["on_step", "token"])
+@pytest.mark.parametrize("at", ["first", "block_end", "last"])
+def test_one_stop_rule_in_both_engines(ckpt_f32: Checkpoint, case: str, how: str, at: str) -> None:
+    """The stop rule (csrc/generate.h, sampler.py): a stop requested at step k by on_step returning
+    False or by the CancelToken ends the run before step k + 1's forward (cancelled, k events, the
+    canvas of step k); requested at the last step, the run is complete. Same in both engines."""
+    ids, mask = prompt(ckpt_f32)
+    params = GenerationParams(**STOP_CASES[case])  # type: ignore[arg-type]
+    full = TorchEngine(ckpt_f32, threads=2).generate(ids, mask, params)
+    blocks_end = [e.step for e, n in zip(full.trajectory, full.trajectory[1:]) if n.block != e.block]
+    k = {"first": 1, "block_end": blocks_end[0], "last": len(full.trajectory)}[at]
+    runs = []
+    for engine in (CppEngine(ckpt_f32, threads=2), TorchEngine(ckpt_f32, threads=2)):
+        cancel = CancelToken()
+
+        def on_step(e: StepEvent, cancel: CancelToken = cancel) -> bool | None:
+            if e.step == k:
+                if how == "token":
+                    cancel.cancel()
+                    return None
+                return False
+            return None
+
+        runs.append(engine.generate(ids, mask, params, on_step=on_step, cancel=cancel))
+    cpp, ref = runs
+    assert_same_run(cpp, ref)
+    assert cpp.cancelled == ref.cancelled == (at != "last")
+    assert len(cpp.trajectory) == k and cpp.timings["forward_passes"] == k == ref.timings["forward_passes"]
+    if at == "last":
+        assert cpp.generated_ids == full.generated_ids
+
+
 def test_callback_exception_propagates(ckpt_f32: Checkpoint) -> None:
     ids, mask = prompt(ckpt_f32)
 
