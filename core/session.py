@@ -49,10 +49,39 @@ class Session:
         device: str = "cpu",
         threads: int | None = None,
         progress: LoadProgress | None = None,
+        memory_for: GenerationParams | None = None,
+        prompt_tokens: int = 256,
+        batch: int = 1,
+        available_bytes: int | None = None,
     ) -> Session:
+        """Open a model folder on an engine. Before the engine reads the weights, the memory the
+        model needs for `memory_for` (default: the recommended parameters) with a prompt of
+        `prompt_tokens` and `batch` prompts is checked against the RAM or GPU memory available
+        (`available_bytes` overrides the measured figure); a model that will not fit raises
+        core.memory_estimate.InsufficientMemoryError with the figures and what to change."""
+        from .memory_estimate import estimate_memory
+        from .params import recommended_params
+
         path = Path(model_dir) if model_dir is not None else bundled_model_dir()
         t0 = time.perf_counter()
         ckpt = load_checkpoint(path, progress)
+        params = memory_for or recommended_params()
+        kind = engine
+        if kind == "auto":
+            from .engine import cpp_engine_available
+
+            kind = "cpp" if device == "cpu" and cpp_engine_available() else "torch"
+        estimate_memory(
+            ckpt,
+            kind,
+            device,
+            canvas_tokens=prompt_tokens + params.gen_length,
+            batch=batch,
+            cfg=params.cfg_scale > 0,
+            cache=params.cache,
+            block_length=params.block_length,
+            available=available_bytes,
+        ).require()
         eng = create_engine(ckpt, engine, device, threads)
         session = cls(ckpt, eng)
         session.load_seconds = time.perf_counter() - t0
