@@ -8,23 +8,22 @@ come back through a callback and are turned into `StepEvent`s here.
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
+from . import _engine  # the compiled extension (csrc/); its types are in core/_engine.pyi
 from .checkpoint import Checkpoint, layer_prefix
 from .errors import NonFiniteLogitsError
 from .events import CancelToken, GenerationResult, StepCallback, StepEvent
 from .params import GenerationParams
 
-# The compiled extension (csrc/), typed Any: it has no stubs.
-_engine: Any = importlib.import_module("core._engine")
-
 KERNELS = ("auto", "blas", "own")
+_EnumT = TypeVar("_EnumT")
 _blas_status: str | None = None
 
 
@@ -74,6 +73,34 @@ def default_threads(cpu_max: Path = CGROUP_CPU_MAX) -> int:
         n = os.cpu_count() or 1
     limit = cgroup_cpu_limit(cpu_max)
     return min(n, limit) if limit else n
+
+
+def _enum(members: Mapping[str, _EnumT], name: str, what: str) -> _EnumT:
+    if name not in members:
+        raise ValueError(f"unknown {what} {name!r}; valid: {', '.join(members)}")
+    return members[name]
+
+
+def generate_params(params: GenerationParams, mask_id: int, eos_id: int, eot_id: int) -> _engine.GenerateParams:
+    """GenerationParams as the C++ struct (csrc/generate.h GenerateParams, bound as is)."""
+    p = _engine.GenerateParams()
+    p.steps = params.max_steps
+    p.gen_length = params.gen_length
+    p.block_length = params.block_length
+    p.temperature = float(params.temperature)
+    p.cfg_scale = float(params.cfg_scale)
+    p.remasking = _enum(_engine.Remasking.__members__, params.remasking, "remasking mode")
+    p.mask_id = mask_id
+    p.eos_id = eos_id
+    p.eot_id = eot_id
+    p.logits_eos_inf = bool(params.logits_eos_inf)
+    p.confidence_eos_eot_inf = bool(params.confidence_eos_eot_inf)
+    p.seed = params.seed
+    p.decoding = _enum(_engine.Decoding.__members__, params.decoding, "decoding mode")
+    p.threshold = float(params.threshold)
+    p.factor = float(params.factor)
+    p.cache = _enum(_engine.CacheMode.__members__, params.cache, "cache mode")
+    return p
 
 
 def _entry(ckpt: Checkpoint, name: str) -> tuple[np.ndarray, str]:
@@ -189,24 +216,7 @@ class CppEngine:
             # As the reference: only an explicit False stops (None continues).
             return on_step is None or on_step(event) is not False
 
-        cpp_params = {
-            "steps": params.max_steps,
-            "gen_length": params.gen_length,
-            "block_length": params.block_length,
-            "temperature": float(params.temperature),
-            "cfg_scale": float(params.cfg_scale),
-            "remasking": params.remasking,
-            "mask_id": mask_id,
-            "eos_id": self.ckpt.eos_id,
-            "eot_id": self.ckpt.eot_id,
-            "logits_eos_inf": params.logits_eos_inf,
-            "confidence_eos_eot_inf": params.confidence_eos_eot_inf,
-            "seed": params.seed,
-            "decoding": getattr(params, "decoding", "fixed"),
-            "threshold": float(getattr(params, "threshold", 0.9)),
-            "factor": float(getattr(params, "factor", 1.0)),
-            "cache": getattr(params, "cache", "none"),
-        }
+        cpp_params = generate_params(params, mask_id, self.ckpt.eos_id, self.ckpt.eot_id)
         is_cancelled = None if cancel is None else (lambda: cancel.cancelled)
         try:
             canvas, cancelled, passes = self._engine.generate(ids, mask, cpp_params, deliver, is_cancelled)

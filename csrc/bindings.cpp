@@ -44,14 +44,6 @@ Kernel parse_kernel(const std::string& s) {
 
 const char* kernel_name(Kernel k) { return resolve_kernel(k) == Kernel::Blas ? "blas" : "own"; }
 
-Remasking parse_remasking(const std::string& s) {
-  if (s == "low_confidence") return Remasking::LowConfidence;
-  if (s == "random") return Remasking::Random;
-  if (s == "margin") return Remasking::Margin;
-  if (s == "entropy") return Remasking::Entropy;
-  throw std::invalid_argument("unknown remasking mode '" + s + "'");
-}
-
 // A weight view of a C-contiguous numpy array in stored dtype (bf16 as uint16; the Q types as
 // uint8 [rows, row bytes], whole blocks per row); the array goes into `keep` so its memory
 // outlives the engine.
@@ -205,7 +197,7 @@ class EngineHandle {
   }
 
   // -> (canvas [B, P + gen_length] int64, cancelled, forward_passes)
-  py::tuple generate(const py::object& prompt_obj, const py::object& mask_obj, const py::dict& params,
+  py::tuple generate(const py::object& prompt_obj, const py::object& mask_obj, const GenerateParams& p,
                      const py::object& on_step, const py::object& is_cancelled) {
     auto ids = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(prompt_obj);
     if (!ids || ids.ndim() != 2) throw std::invalid_argument("prompt_ids must be a 2-D integer array [B, P]");
@@ -214,32 +206,6 @@ class EngineHandle {
     std::vector<int64_t> prompt(ids.data(), ids.data() + B * P);
     check_ids(prompt);
     std::vector<uint8_t> mask = mask_of(mask_obj, B, P);
-
-    GenerateParams p;
-    p.steps = params["steps"].cast<int>();
-    p.gen_length = params["gen_length"].cast<int>();
-    p.block_length = params["block_length"].cast<int>();
-    p.temperature = params["temperature"].cast<double>();
-    p.cfg_scale = params["cfg_scale"].cast<double>();
-    p.remasking = parse_remasking(params["remasking"].cast<std::string>());
-    p.mask_id = params["mask_id"].cast<int64_t>();
-    p.eos_id = params["eos_id"].cast<int64_t>();
-    p.eot_id = params["eot_id"].cast<int64_t>();
-    p.logits_eos_inf = params["logits_eos_inf"].cast<bool>();
-    p.confidence_eos_eot_inf = params["confidence_eos_eot_inf"].cast<bool>();
-    p.seed = params["seed"].cast<uint64_t>();
-    const std::string decoding = params["decoding"].cast<std::string>();
-    if (decoding == "fixed") p.decoding = Decoding::Fixed;
-    else if (decoding == "threshold") p.decoding = Decoding::Threshold;
-    else if (decoding == "factor") p.decoding = Decoding::Factor;
-    else throw std::invalid_argument("unknown decoding mode '" + decoding + "'");
-    p.threshold = params["threshold"].cast<double>();
-    p.factor = params["factor"].cast<double>();
-    const std::string cache = params.contains("cache") ? params["cache"].cast<std::string>() : "none";
-    if (cache == "none") p.cache = CacheMode::None;
-    else if (cache == "prefix") p.cache = CacheMode::Prefix;
-    else if (cache == "dual") p.cache = CacheMode::Dual;
-    else throw std::invalid_argument("unknown cache mode '" + cache + "'");
     check_ids({p.mask_id, p.eos_id, p.eot_id});  // they index the logits' columns
 
     std::exception_ptr py_error;  // an exception raised by a Python callback, rethrown below
@@ -361,6 +327,39 @@ PYBIND11_MODULE(_engine, m) {
 #else
   m.attr("simd") = "scalar";
 #endif
+  // The generation parameters as the C++ struct itself (generate.h): one definition, typed in
+  // core/_engine.pyi; core/cpp_engine.py fills it from GenerationParams.
+  py::enum_<Remasking>(m, "Remasking")
+      .value("low_confidence", Remasking::LowConfidence)
+      .value("random", Remasking::Random)
+      .value("margin", Remasking::Margin)
+      .value("entropy", Remasking::Entropy);
+  py::enum_<Decoding>(m, "Decoding")
+      .value("fixed", Decoding::Fixed)
+      .value("threshold", Decoding::Threshold)
+      .value("factor", Decoding::Factor);
+  py::enum_<CacheMode>(m, "CacheMode")
+      .value("none", CacheMode::None)
+      .value("prefix", CacheMode::Prefix)
+      .value("dual", CacheMode::Dual);
+  py::class_<GenerateParams>(m, "GenerateParams")
+      .def(py::init<>())
+      .def_readwrite("steps", &GenerateParams::steps)
+      .def_readwrite("gen_length", &GenerateParams::gen_length)
+      .def_readwrite("block_length", &GenerateParams::block_length)
+      .def_readwrite("temperature", &GenerateParams::temperature)
+      .def_readwrite("cfg_scale", &GenerateParams::cfg_scale)
+      .def_readwrite("remasking", &GenerateParams::remasking)
+      .def_readwrite("mask_id", &GenerateParams::mask_id)
+      .def_readwrite("eos_id", &GenerateParams::eos_id)
+      .def_readwrite("eot_id", &GenerateParams::eot_id)
+      .def_readwrite("logits_eos_inf", &GenerateParams::logits_eos_inf)
+      .def_readwrite("confidence_eos_eot_inf", &GenerateParams::confidence_eos_eot_inf)
+      .def_readwrite("seed", &GenerateParams::seed)
+      .def_readwrite("decoding", &GenerateParams::decoding)
+      .def_readwrite("threshold", &GenerateParams::threshold)
+      .def_readwrite("factor", &GenerateParams::factor)
+      .def_readwrite("cache", &GenerateParams::cache);
   py::class_<EngineHandle>(m, "Engine")
       .def(py::init<const py::dict&, const py::dict&, int, const std::string&>(), py::arg("config"),
            py::arg("tensors"), py::arg("threads"), py::arg("kernel") = "auto")

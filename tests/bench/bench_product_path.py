@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from core.checkpoint import load_checkpoint  # noqa: E402
 from core.checkpoint_writer import random_checkpoint  # noqa: E402
-from core.cpp_engine import CppEngine  # noqa: E402
+from core.cpp_engine import CppEngine, generate_params  # noqa: E402
 from core.params import GenerationParams  # noqa: E402
 from core.session import Session  # noqa: E402
 
@@ -124,12 +124,7 @@ def main() -> None:
             session = Session(ck, eng)
             ids = np.array([prompt], dtype=np.int64)
             canvas = np.concatenate([ids, np.full((1, GEN), ck.mask_id, dtype=np.int64)], axis=1)
-            raw = {
-                "steps": args.steps, "gen_length": GEN, "block_length": BLOCK, "temperature": 0.0,
-                "cfg_scale": 0.0, "remasking": "low_confidence", "mask_id": ck.mask_id, "eos_id": ck.eos_id,
-                "eot_id": ck.eot_id, "logits_eos_inf": False, "confidence_eos_eot_inf": False, "seed": 0,
-                "decoding": "fixed", "threshold": 0.9, "factor": 1.0, "cache": args.cache,
-            }  # fmt: skip
+            raw = generate_params(params, ck.mask_id, ck.eos_id, ck.eot_id)  # the bound C++ struct
             paths: dict[str, Callable[[], object]] = {
                 "engine": lambda: eng._engine.generate(ids, None, raw, None, None),  # noqa: B023
                 "session": on_worker(lambda: session.generate_ids([prompt], params, lambda e: None)),  # noqa: B023

@@ -142,16 +142,39 @@ def test_kv_cache_bf16_matches_upcast_reference(ckpt_bf16: Checkpoint) -> None:
 
 
 def test_unknown_cache_mode_is_refused(ckpt_f32: Checkpoint) -> None:
+    from core.cpp_engine import generate_params
+
+    params = GenerationParams(max_steps=4, gen_length=4, block_length=4)
+    object.__setattr__(params, "cache", "triple")  # past GenerationParams' own check
+    with pytest.raises(ValueError, match="cache mode 'triple'; valid: none, prefix, dual"):
+        generate_params(params, ckpt_f32.mask_id, 1, 2)
+
+
+def test_generate_params_is_the_cpp_struct(ckpt_f32: Checkpoint) -> None:
+    """GenerationParams -> the bound C++ GenerateParams (csrc/generate.h), field by field; the
+    modes are the C++ enums, and the binding refuses anything else for the struct."""
+    from core import _engine
+    from core.cpp_engine import generate_params
+
+    params = GenerationParams(
+        max_steps=6, gen_length=12, block_length=4, temperature=0.5, cfg_scale=1.5, remasking="margin",
+        logits_eos_inf=True, confidence_eos_eot_inf=True, seed=2**63, decoding="factor", threshold=0.8,
+        factor=1.3, cache="dual",
+    )  # fmt: skip
+    p = generate_params(params, 7, 8, 9)
+    assert (p.steps, p.gen_length, p.block_length, p.temperature, p.cfg_scale) == (6, 12, 4, 0.5, 1.5)
+    assert (p.mask_id, p.eos_id, p.eot_id, p.seed, p.threshold, p.factor) == (7, 8, 9, 2**63, 0.8, 1.3)
+    assert p.logits_eos_inf and p.confidence_eos_eot_inf
+    assert (p.remasking, p.decoding, p.cache) == (
+        _engine.Remasking.margin,
+        _engine.Decoding.factor,
+        _engine.CacheMode.dual,
+    )
     ids, mask = prompt(ckpt_f32)
-    engine = CppEngine(ckpt_f32)
-    params = {
-        "steps": 4, "gen_length": 4, "block_length": 4, "temperature": 0.0, "cfg_scale": 0.0,
-        "remasking": "low_confidence", "mask_id": ckpt_f32.mask_id, "eos_id": 1, "eot_id": 2,
-        "logits_eos_inf": False, "confidence_eos_eot_inf": False, "seed": 0, "decoding": "fixed",
-        "threshold": 0.9, "factor": 1.0, "cache": "triple",
-    }  # fmt: skip
-    with pytest.raises(ValueError, match="cache mode"):
-        engine._engine.generate(ids, mask, params)
+    with pytest.raises(TypeError):
+        CppEngine(ckpt_f32)._engine.generate(ids, mask, {"steps": 4})  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        p.seed = 2**64  # beyond uint64
 
 
 def test_cfg_without_attention_mask(ckpt_f32: Checkpoint) -> None:
