@@ -9,7 +9,7 @@ import html
 
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
-from .controls import describe
+from .choice_slider import describe
 
 
 class ChatPanel(QTextBrowser):

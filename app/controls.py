@@ -8,8 +8,6 @@ collapsed "Advanced" section.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
@@ -19,7 +17,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QSlider,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -30,191 +27,35 @@ from core.params import (
     CACHE_MODES,
     DECODING_MODES,
     REMASKING_MODES,
-    SPECS,
     GenerationParams,
     plural,
-    recommended_params,
 )
 
-GEN_LENGTHS: tuple[int, ...] = (16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
-TEMPERATURES: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(0, 41))  # 0 .. 2
-CFG_SCALES: tuple[float, ...] = tuple(round(0.25 * i, 2) for i in range(0, 17))  # 0 .. 4
-THRESHOLDS: tuple[float, ...] = tuple(round(0.5 + 0.05 * i, 2) for i in range(0, 11))  # 0.5 .. 1
-FACTORS: tuple[float, ...] = tuple(round(0.25 * i, 2) for i in range(1, 17))  # 0.25 .. 4
-SEED_MAX = 2**31 - 1
-
-REMASKING_LABELS = {
-    "low_confidence": "Low confidence",
-    "random": "Random",
-    "margin": "Top-2 margin",
-    "entropy": "Entropy",
-}
-REMASKING_TIPS = {
-    "low_confidence": "Keep the tokens the model is most sure of; remask the rest (LLaDA's default).",
-    "random": "Reveal randomly chosen positions each step.",
-    "margin": "Keep tokens with the largest gap between the top two probabilities.",
-    "entropy": "Keep tokens whose predictive distribution has the lowest entropy.",
-}
-DECODING_LABELS = {"fixed": "Fixed schedule", "threshold": "Parallel: threshold", "factor": "Parallel: factor"}
-DECODING_TIPS = {
-    "fixed": "The reference schedule: the steps are split evenly over the blocks.",
-    "threshold": "Fast-dLLM: each step commits every proposal at least as confident as the threshold "
-                 "(a block takes as many steps as it needs).",
-    "factor": "Fast-dLLM: commit the n-th most confident proposal while its confidence >= 1 - factor/(n+1).",
-}
-CACHE_LABELS = {"none": "Off", "prefix": "Prefix", "dual": "Dual (prefix + suffix)"}
-CACHE_TIPS = {
-    "none": "Recompute the whole sequence every step (exact).",
-    "prefix": "Reuse keys and values before the current block (Fast-dLLM; approximate, faster).",
-    "dual": "Reuse keys and values before and after the current block (Fast-dLLM; fastest).",
-}
-
-
-def divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
-def block_length_choices(gen_length: int) -> list[int]:
-    """Block lengths that divide gen_length (so the generated region splits into whole blocks)."""
-    return divisors(gen_length)
-
-
-def step_choices(gen_length: int, block_length: int) -> list[int]:
-    """Step counts that split evenly over the blocks, up to one token per step."""
-    blocks = gen_length // block_length
-    return list(range(blocks, gen_length + 1, blocks))
-
-
-# Presets: named starting points. Values outside a model's range are snapped to the nearest valid.
-# "Balanced" is the bundled model's tested default (its MODEL_CARD.md: over 20 held-out prompts,
-# 98% of words in the English word list, distinct word 3-gram ratio 0.97); short blocks at
-# temperature 1.0 keep confidence-ordered decoding out of loops.
-PRESETS: dict[str, dict[str, Any]] = {
-    "Fast": dict(gen_length=64, block_length=8, max_steps=32, temperature=1.0, cfg_scale=0.0,
-                 remasking="low_confidence"),
-    # The bundled model's tested default: the same values the command line starts from (core).
-    "Balanced": {k: getattr(recommended_params(), k) for k in ("gen_length", "block_length", "max_steps",
-                                                               "temperature", "cfg_scale", "remasking")},
-    "Quality": dict(gen_length=128, block_length=8, max_steps=128, temperature=0.9, cfg_scale=0.0,
-                    remasking="low_confidence"),
-    "Creative": dict(gen_length=128, block_length=32, max_steps=128, temperature=1.0, cfg_scale=0.0,
-                     remasking="random"),
-    "Greedy": dict(gen_length=128, block_length=32, max_steps=128, temperature=0.0, cfg_scale=0.0,
-                   remasking="low_confidence"),
-    "Turbo": dict(gen_length=128, block_length=16, max_steps=128, temperature=1.0, cfg_scale=0.0,
-                  remasking="low_confidence", decoding="factor", factor=4.0, cache="dual"),
-}
-# Presets that leave a field out get its default (so picking "Fast" after "Turbo" is not parallel).
-PRESET_DEFAULTS: dict[str, Any] = dict(decoding="fixed", threshold=0.9, factor=1.0, cache="none")
-PRESET_TIPS = {
-    "Fast": "64 tokens in blocks of 8, 2 tokens revealed per step, temperature 1.0.",
-    "Balanced": "128 tokens in blocks of 8, one token per step, temperature 1.0 (the bundled model's tested default).",
-    "Quality": "128 tokens in blocks of 8, one token per step, temperature 0.9: fewer made-up words.",
-    "Creative": "128 tokens in blocks of 32, random reveal order, temperature 1.0: never loops, more odd words.",
-    "Greedy": "128 tokens in blocks of 32, one token per step, temperature 0: deterministic, as the reference.",
-    "Turbo": "128 tokens in blocks of 16, parallel decoding (factor 4: 3 or more tokens per step) with the"
-             " dual KV cache: about 7x faster than Balanced on the bundled model, a few more made-up words.",
-}
-CUSTOM = "Custom"
-
-
-def describe(widget: QWidget, name: str, tip: str) -> QWidget:
-    """Every control gets an accessible name (screen readers) and a tooltip."""
-    widget.setAccessibleName(name)
-    widget.setToolTip(tip)
-    return widget
-
-
-class ChoiceSlider(QWidget):
-    """A slider over an explicit list of values (ints or floats) with a value label.
-
-    The slider's integer position indexes `values`, so only listed values can be chosen."""
-
-    valueChanged = Signal(object)
-
-    def __init__(self, name: str, tip: str, values: Sequence[Any], fmt: str = "{}", parent: QWidget | None = None):
-        super().__init__(parent)
-        self._values: list[Any] = list(values)
-        self._fmt = fmt
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setPageStep(1)
-        self.label = QLabel()
-        self.label.setMinimumWidth(44)
-        self.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        describe(self.slider, name, tip)
-        describe(self.label, f"{name} value", tip)
-        self.setAccessibleName(name)
-        self.setToolTip(tip)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.slider, 1)
-        lay.addWidget(self.label)
-        self.slider.setRange(0, max(0, len(self._values) - 1))
-        self.slider.valueChanged.connect(self._moved)
-        self._refresh_label()
-
-    def values(self) -> list[Any]:
-        return list(self._values)
-
-    def value(self) -> Any:
-        return self._values[self.slider.value()]
-
-    def _nearest_index(self, value: Any) -> int:
-        return min(range(len(self._values)), key=lambda i: (abs(self._values[i] - value), self._values[i]))
-
-    def setValue(self, value: Any) -> None:
-        self.slider.setValue(self._nearest_index(value))
-
-    def setValues(self, values: Sequence[Any], keep: Any | None = None) -> None:
-        """Replace the allowed values, keeping `keep` (or the current value) snapped to the nearest."""
-        current = self.value() if keep is None else keep
-        self._values = list(values)
-        self.slider.blockSignals(True)
-        self.slider.setRange(0, max(0, len(self._values) - 1))
-        self.slider.setValue(self._nearest_index(current))
-        self.slider.blockSignals(False)
-        self._refresh_label()
-
-    def _moved(self, _index: int) -> None:
-        self._refresh_label()
-        self.valueChanged.emit(self.value())
-
-    def _refresh_label(self) -> None:
-        self.label.setText(self._fmt.format(self.value()))
-
-
-@dataclass(frozen=True)
-class ControlSpec:
-    """A control's label and tooltip: the parameter's declaration in core.params, with the
-    window's own longer tooltip where the command line's help is too terse."""
-
-    key: str  # the GenerationParams field
-    label: str
-    tip: str
-
-
-# Tooltips longer than the declaration's help (which the command line shows).
-_TIPS = {
-    "gen_length": "Generation length: how many tokens to generate (masked positions).",
-    "block_length": "Semi-autoregressive block size. Only divisors of the generation length are offered.",
-    "max_steps": "Sampling steps (forward passes). Only multiples of the number of blocks are offered; "
-                 "fewer steps reveal more tokens per step.",
-    "temperature": "Gumbel-noise temperature. 0 is greedy (deterministic).",
-    "cfg_scale": "Classifier-free guidance strength. 0 turns it off; above 0 doubles the compute per step.",
-    "remasking": "Which predicted tokens to keep each step; the rest are remasked.",
-    "seed": "Random seed (for temperature > 0 and random remasking). A new one is drawn for every run "
-            "unless “Keep” is ticked.",
-    "logits_eos_inf": "Set the end-of-text logit to -inf so the model cannot end the text early.",
-    "confidence_eos_eot_inf": "Give EOS/EOT tokens -inf confidence so they are revealed last.",
-    "decoding": "How many tokens a step commits: a fixed schedule, or parallel decoding.",
-    "threshold": "Parallel (threshold): commit proposals at least this confident.",
-    "factor": "Parallel (factor): larger commits more tokens per step.",
-    "cache": "Reuse attention keys and values across steps (faster, approximate).",
-}
-CONTROL_SPECS: tuple[ControlSpec, ...] = tuple(
-    ControlSpec(p.name, p.label, _TIPS.get(p.name, p.help[:1].upper() + p.help[1:] + ".")) for p in SPECS
+from .choice_slider import ChoiceSlider, describe  # noqa: F401 - describe: the panels' import
+from .control_specs import (  # noqa: F401 - names the tests and the window use
+    CACHE_LABELS,
+    CACHE_TIPS,
+    CFG_SCALES,
+    CONTROL_SPECS,
+    CUSTOM,
+    DECODING_LABELS,
+    DECODING_TIPS,
+    FACTORS,
+    GEN_LENGTHS,
+    PRESET_DEFAULTS,
+    PRESET_TIPS,
+    PRESETS,
+    REMASKING_LABELS,
+    REMASKING_TIPS,
+    SEED_MAX,
+    SPEC,
+    TEMPERATURES,
+    THRESHOLDS,
+    ControlSpec,
+    block_length_choices,
+    divisors,
+    step_choices,
 )
-SPEC = {s.key: s for s in CONTROL_SPECS}
 
 
 class ControlsPanel(QWidget):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from .controls import describe
+from .choice_slider import describe
 
 BUNDLED_INTRO = (
     "<b>The bundled model</b> is small (20 M parameters) and was trained on public-domain prose: Jane "

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QStyle, QToolButton, QWidget
 
-from .controls import describe
+from .choice_slider import describe
 
 REPLAY_INTERVAL_MS = 60
 

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
 from core.events import StepEvent
 from core.params import plural
 
-from .controls import describe
+from .choice_slider import describe
 
 STATUS_INTERVAL_MS = 100  # status-bar text refreshes at most 10 times a second during a run
 

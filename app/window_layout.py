@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
 from .canvas import TokenCanvas
 from .canvas_style import Legend
 from .chat_panel import ChatPanel
-from .controls import ControlsPanel, describe
+from .choice_slider import describe
+from .controls import ControlsPanel
 from .first_run import FirstRunBanner
 from .menus import WindowActions
 from .replay_bar import ReplayBar
