@@ -163,7 +163,11 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             file=sys.stderr,
         )
     t0 = time.perf_counter()
-    session = Session.open(args.model, engine=args.engine, device=args.device, threads=args.threads)
+    # The memory check counts the canvas this run asks for (a prompt's length is an estimate before
+    # the tokenizer has read it: its characters bound its tokens from above).
+    prompt_guess = len(args.prompt_ids) if args.prompt_ids is not None else len(args.prompt or "") + 8
+    session = Session.open(args.model, engine=args.engine, device=args.device, threads=args.threads,
+                           memory_for=params, prompt_tokens=min(prompt_guess, 1 << 20))
     load_s = time.perf_counter() - t0
     if args.prompt_ids is not None:
         prompt_ids = list(args.prompt_ids)
