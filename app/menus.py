@@ -86,6 +86,9 @@ class WindowActions:
         m = mb.addMenu("&Run")
         m.addActions([self.generate, self.regenerate, self.stop, self.new_chat, self.replay])
         m = mb.addMenu("&Model")
+        self.models = action("&Models…", w.models_dialog, "Ctrl+M",
+                             "The models library: open a model, or download a LLaDA checkpoint into it")
+        m.addAction(self.models)
         self.connect = action("&Connect to server…", w.connect_dialog, None,
                               "Run on the engine of a LLaDA Studio server (llada-studio serve) elsewhere")
         m.addAction(self.connect)
@@ -133,7 +136,7 @@ class WindowActions:
 
     def set_idle(self, idle: bool) -> None:
         """Model and engine choices only while nothing loads or runs; unavailable engines never."""
-        for a in (self.open, self.bundled, self.connect, *self.threads_group.actions()):
+        for a in (self.open, self.bundled, self.models, self.connect, *self.threads_group.actions()):
             a.setEnabled(idle)
         for a in self.engine_group.actions():
             a.setEnabled(idle and engine_unavailable_reason(str(a.data())) is None)

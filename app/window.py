@@ -166,6 +166,14 @@ class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat):
         if folder:
             self.open_model(folder)
 
+    def models_dialog(self) -> None:
+        from .models_dialog import ModelsDialog
+
+        dialog = ModelsDialog(self)
+        dialog.modelChosen.connect(self.open_model)
+        dialog.open()  # window-modal, not a nested event loop
+        self.models_window = dialog
+
     def connect_dialog(self) -> None:
         from PySide6.QtWidgets import QInputDialog, QLineEdit
 
