@@ -23,11 +23,11 @@ from .menus import max_threads
 from .status_panel import engine_text
 from .window_chat import WindowChat
 from .window_io import WindowIO
+from .window_models import WindowModels
 from .window_settings import (  # noqa: F401 - app_icon, make_settings: the launcher's names
     WindowSettings,
     app_icon,
     make_settings,
-    model_settings_group,
     repair_settings,
     saved_int,
 )
@@ -37,7 +37,6 @@ from .worker import (
     LoadFailure,
     LoadRequest,
     ModelInfo,
-    RemoteTarget,
     RunFailure,
     RunOutcome,
     RunStarted,
@@ -56,7 +55,7 @@ class UiState(str, Enum):
     RUNNING = "running"
 
 
-class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat):
+class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat, WindowModels):
     stateChanged = Signal(str)
     modelLoaded = Signal(object)  # ModelInfo
     runFinished = Signal(object)  # RunOutcome
@@ -158,45 +157,6 @@ class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat):
             return self.threads
         return max(1, (os.cpu_count() or 2) - 1)
 
-    def open_model_dialog(self) -> None:
-        from PySide6.QtWidgets import QFileDialog
-
-        start = str(self.settings.value("model_dir", "", type=str) or "") or str(Path.home())
-        folder = QFileDialog.getExistingDirectory(self, "Open model folder", start)
-        if folder:
-            self.open_model(folder)
-
-    def models_dialog(self) -> None:
-        from .models_dialog import ModelsDialog
-
-        dialog = ModelsDialog(self)
-        dialog.modelChosen.connect(self.open_model)
-        dialog.open()  # window-modal, not a nested event loop
-        self.models_window = dialog
-
-    def connect_dialog(self) -> None:
-        from PySide6.QtWidgets import QInputDialog, QLineEdit
-
-        last = str(self.settings.value("remote_url", "", type=str) or "") or "http://127.0.0.1:8000"
-        url, ok = QInputDialog.getText(self, "Connect to server",
-                                       "Address of a server started with llada-studio serve:", text=last)
-        if not ok or not url.strip():
-            return
-        key, ok = QInputDialog.getText(self, "Connect to server", "API key (empty if the server has none):",
-                                       QLineEdit.EchoMode.Password)
-        if ok:
-            self.connect_server(url.strip(), key.strip() or None)
-
-    def connect_server(self, url: str, api_key: str | None = None) -> None:
-        """Use the engine of a `llada-studio serve` elsewhere, with the same canvas and Stop."""
-        if self.state in (UiState.RUNNING, UiState.LOADING):
-            return
-        if "://" not in url:
-            url = "http://" + url
-        self._loading = LoadRequest(None, self.engine_kind, None, True, RemoteTarget(url, api_key))
-        self.host.load(self._loading)
-        self._set_state(UiState.LOADING)
-
     def open_model(self, model_dir: str | None, explicit: bool = True, engine: str | None = None) -> None:
         """Load a model on the engine thread (None: the bundled model)."""
         if self.state in (UiState.RUNNING, UiState.LOADING):
@@ -258,19 +218,6 @@ class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat):
         self._set_state(UiState.READY)
         self._show_idle_canvas()
         self.modelLoaded.emit(info)
-
-    def _use_model_settings(self, info: ModelInfo) -> None:
-        """Each model keeps its own settings: the ones last used with it, else its defaults (the
-        bundled model's tested ones, or the published LLaDA ones for an 8B model)."""
-        if self.model_key is not None:
-            self.controls.save(self.settings, self.model_key)  # the model being replaced keeps its own
-        self.model_key = model_settings_group(info)
-        if self.model_key in self.settings.childGroups() or self.settings.contains(self.model_key + "/max_steps"):
-            self.controls.restore(self.settings, self.model_key)
-        else:
-            from core.model_defaults import defaults_for
-
-            self.controls.set_params(defaults_for(info.path, info.name, info.has_chat_template, info.has_eot))
 
     @Slot(object)
     def _on_load_failed(self, failure: LoadFailure) -> None:

@@ -99,3 +99,16 @@ class WindowSettings:
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/splitter", self.splitter.saveState())
         s.sync()
+
+    def _use_model_settings(self, info: Any) -> None:
+        """Each model keeps its own settings: the ones last used with it, else its defaults (the
+        bundled model's tested ones, or the published LLaDA ones for an 8B model)."""
+        if self.model_key is not None:
+            self.controls.save(self.settings, self.model_key)  # the model being replaced keeps its own
+        self.model_key = model_settings_group(info)
+        if self.model_key in self.settings.childGroups() or self.settings.contains(self.model_key + "/max_steps"):
+            self.controls.restore(self.settings, self.model_key)
+        else:
+            from core.model_defaults import defaults_for
+
+            self.controls.set_params(defaults_for(info.path, info.name, info.has_chat_template, info.has_eot))
