@@ -106,6 +106,10 @@ class WindowActions:
             a.setChecked(kind == engine)
             self.engine_group.addAction(a)
             em.addAction(a)
+        self.device_menu = m.addMenu("&Device")
+        self.device_group = QActionGroup(win)
+        # Filled when the menu opens: finding the GPUs imports torch, which the start must not wait for.
+        self.device_menu.aboutToShow.connect(self.fill_devices)
         tm = m.addMenu("&Threads")
         self.threads_group = QActionGroup(win)
         cpu = max_threads()
@@ -129,6 +133,21 @@ class WindowActions:
         m.addAction(self.toggle_theme)
         m = mb.addMenu("&Help")
         m.addAction(self.about)
+
+    def fill_devices(self) -> None:
+        from core.engine import available_devices
+
+        current = str(getattr(self.win, "device", "cpu"))
+        for a in self.device_group.actions():
+            self.device_group.removeAction(a)
+            self.device_menu.removeAction(a)
+        for device, label, reason in available_devices():
+            a = QAction(label if not reason else f"{label} — {reason}", self.win, checkable=True)
+            a.setData(device)
+            a.setEnabled(reason is None and getattr(self.win, "state", "ready") in ("ready", "empty"))
+            a.setChecked(device == current or (device.startswith("cuda") and current == device + ":0"))
+            self.device_group.addAction(a)
+            self.device_menu.addAction(a)
 
     def check_engine(self, kind: str) -> None:
         for a in self.engine_group.actions():

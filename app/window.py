@@ -85,6 +85,10 @@ class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat, WindowModels
         self.step_updates_received = 0
         self.last_step_thread: int | None = None
         self.engine_kind = self._saved_engine(engine)
+        saved_device = str(self.settings.value("device", "cpu", type=str) or "cpu")
+        # A GPU is not probed at start (torch takes seconds to import): a saved one is tried, and a
+        # failure falls back to the CPU like any failed load.
+        self.device = saved_device if saved_device == "cpu" or saved_device.startswith("cuda") else "cpu"
         self._settings_problem = repair_settings(self.settings)
         # A hand-edited or stale thread count (threads=100000 once hung the start): automatic.
         saved_threads = saved_int(self.settings, "threads", 0, 0, max_threads())
@@ -157,11 +161,13 @@ class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat, WindowModels
             return self.threads
         return max(1, (os.cpu_count() or 2) - 1)
 
-    def open_model(self, model_dir: str | None, explicit: bool = True, engine: str | None = None) -> None:
+    def open_model(self, model_dir: str | None, explicit: bool = True, engine: str | None = None,
+                   device: str | None = None) -> None:
         """Load a model on the engine thread (None: the bundled model)."""
         if self.state in (UiState.RUNNING, UiState.LOADING):
             return
-        self._loading = LoadRequest(model_dir, engine or self.engine_kind, self.engine_threads(), explicit)
+        self._loading = LoadRequest(model_dir, engine or self.engine_kind, self.engine_threads(), explicit,
+                                    device=device or self.device)
         self.host.load(self._loading)
         self._set_state(UiState.LOADING)
 
@@ -197,6 +203,9 @@ class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat, WindowModels
             self.settings.setValue("model_dir", self._model_dir)
         else:
             self.settings.remove("model_dir")
+        if request is not None and not info.remote:  # a device choice is kept once a model ran on it
+            self.device = request.device
+            self.settings.setValue("device", self.device)
         if request is not None and not info.remote:  # an engine choice is kept once a model ran on it
             self.engine_kind = request.engine
             self.settings.setValue("engine", self.engine_kind)
@@ -224,6 +233,16 @@ class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat, WindowModels
         self.status.progress.hide()
         title, text = describe_failure(failure)
         self.actions_.check_engine(self.engine_kind)  # a failed engine choice is not kept
+        if failure.request.device != "cpu" and failure.request.remote is None and not self._closing:
+            # The GPU could not take it (gone, not enough memory, no CUDA): the same model on the CPU.
+            self.device = "cpu"
+            self.settings.setValue("device", "cpu")
+            if self.model is None:
+                self.status.message(f"{failure.problem}; loading on the CPU instead", 10000)
+                self._set_state(UiState.EMPTY)
+                self.open_model(failure.request.model_dir, explicit=False, device="cpu")
+                self.loadFailed.emit(failure)
+                return
         self._set_state(UiState.READY if self.model is not None else UiState.EMPTY)
         if self.model is None:
             self._show_no_model(f"No model loaded.\n\n{failure.problem}\n\nUse File → Open model folder… (Ctrl+O).")
@@ -253,6 +272,10 @@ class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat, WindowModels
         folder = self._model_dir if self.model is not None else (self._loading.model_dir if self._loading else None)
         self.open_model(folder, explicit=True, engine=kind)
         self.actions_.check_engine(self.engine_kind)
+
+    def _on_device_chosen(self, action: QAction) -> None:
+        folder = self._model_dir if self.model is not None else (self._loading.model_dir if self._loading else None)
+        self.open_model(folder, explicit=True, device=str(action.data()))
 
     def _on_threads_chosen(self, action: QAction) -> None:
         n = int(action.data())

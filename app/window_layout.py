@@ -123,6 +123,7 @@ def build_window(win: Any) -> None:
     win.act_new_chat, win.act_replay, win.act_regenerate = a.new_chat, a.replay, a.regenerate
     a.engine_group.triggered.connect(win._on_engine_chosen)
     a.threads_group.triggered.connect(win._on_threads_chosen)
+    a.device_group.triggered.connect(win._on_device_chosen)
     a.theme_group.triggered.connect(lambda act: win.set_theme(act.data()))
     win.status = StatusPanel(win.statusBar())
     st = win.status

@@ -42,6 +42,7 @@ class LoadRequest:
     threads: int | None = None
     explicit: bool = True  # the user asked for it (a failure gets a dialog, not just a notice)
     remote: RemoteTarget | None = None  # set: drive that server's engine instead of a local one
+    device: str = "cpu"  # "cpu" (C++ engine when built) or "cuda:N" (the torch engine on that GPU)
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,8 @@ class EngineWorker(QObject):
         path = request.model_dir
         try:
             # "auto" falls back from a broken C++ engine to the reference one inside core.
-            session = Session.open(path, engine=request.engine, threads=request.threads, progress=progress)
+            session = Session.open(path, engine=request.engine, device=request.device, threads=request.threads,
+                                   progress=progress)
         except _LoadAborted:
             return
         except CheckpointError as exc:

@@ -101,3 +101,25 @@ def create_engine(ckpt: Checkpoint, kind: str = "auto", device: str = "cpu", thr
 
         return TorchEngine(ckpt, device=device, threads=threads)
     raise ValueError(f"unknown engine {kind!r}; valid engines: {', '.join(ENGINE_KINDS)} (or 'auto')")
+
+
+def available_devices() -> list[tuple[str, str, str | None]]:
+    """(device, label, why it cannot be used or None) for the CPU and every CUDA GPU. Imports
+    torch when it is installed (a second or two, once): call it when a menu opens, not at start."""
+    import importlib.util
+
+    devices: list[tuple[str, str, str | None]] = [("cpu", "CPU (C++ engine)", None)]
+    if importlib.util.find_spec("torch") is None:
+        devices.append(("cuda", "NVIDIA GPU", "needs PyTorch with CUDA (pip install torch)"))
+        return devices
+    import torch
+
+    if not torch.cuda.is_available():
+        devices.append(("cuda", "NVIDIA GPU", "no CUDA GPU is visible to this PyTorch"))
+        return devices
+    for i in range(torch.cuda.device_count()):
+        name = torch.cuda.get_device_name(i)
+        free, total = torch.cuda.mem_get_info(i)
+        devices.append((f"cuda:{i}", f"{name} ({total / 2**30:.0f} GiB, PyTorch)", None))
+    return devices
+

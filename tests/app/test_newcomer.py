@@ -234,3 +234,25 @@ def test_bad_saved_parameters_are_snapped_to_valid_ones(qtbot, settings) -> None
     assert p.max_steps >= 1 and p.gen_length <= 1024 and p.remasking in ("low_confidence", "random", "margin",
                                                                           "entropy")
     assert 0 <= p.seed < 2**31
+
+
+def test_devices_are_listed_with_the_reason_and_a_gpu_failure_falls_back_to_the_cpu(
+        qtbot, settings, tiny_ckpt) -> None:  # noqa: ANN001
+    import torch
+
+    from app.window import MainWindow
+
+    settings.setValue("device", "cuda:0")  # saved on a machine with a GPU, or the GPU is gone
+    settings.setValue("model_dir", str(tiny_ckpt))
+    win = MainWindow(settings=settings, autoload=False, engine="torch", threads=1)
+    qtbot.addWidget(win)
+    win.dialogs = False
+    win.actions_.fill_devices()
+    actions = {a.data(): a for a in win.actions_.device_group.actions()}
+    assert actions["cpu"].isEnabled()
+    if not torch.cuda.is_available():
+        gpu = next(a for d, a in actions.items() if d.startswith("cuda"))
+        assert not gpu.isEnabled() and "CUDA" in gpu.text()
+        with qtbot.waitSignal(win.modelLoaded, timeout=60_000) as blocker:
+            win._autoload(None)  # the saved GPU fails; the same model opens on the CPU
+        assert blocker.args[0].device == "cpu" and win.device == "cpu" and settings.value("device") == "cpu"
