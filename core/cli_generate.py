@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 from .engine import ENGINE_KINDS
-from .events import CancelToken, StepEvent
+from .events import CancelToken, GenerationResult, StepEvent
 from .params import SPECS, GenerationParams, ParamError, plural, recommended_params
 from .run_file import record_run
 from .session import MASK_PLACEHOLDER, Session, count_masked, passage
@@ -75,6 +75,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     gen.add_argument("--no-live", action="store_true", help="print only the final text")
     gen.add_argument(
         "--answer-only", action="store_true", help="print only the generated answer, not the prompt before it"
+    )
+    gen.add_argument(
+        "--best-of",
+        type=int,
+        default=1,
+        metavar="N",
+        help="generate N answers (seeds SEED..SEED+N-1) and keep the one the model finds likeliest (ELBO)",
     )
 
 
@@ -141,6 +148,27 @@ def _ctrl_c_cancels(cancel: CancelToken) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+def _best_of(
+    session: Session, prompt_ids: list[int], params: GenerationParams, n: int, cancel: CancelToken, log: TextIO
+) -> tuple[GenerationResult, GenerationParams]:
+    """N answers from consecutive seeds, ranked by their ELBO under the model (64 samples, seed 0
+    of the mask draws, the same for every answer so the ranking compares like with like)."""
+    from .likelihood import score_ids
+
+    ranked = []
+    for k in range(n):
+        p = params.with_(seed=(params.seed + k) % (1 << 64))
+        result = session.generate_ids([prompt_ids], p, None, cancel)
+        if result.cancelled:
+            return result, p
+        est = score_ids(session, prompt_ids, list(result.generated_ids[0]), mc_num=64, batch_size=16, seed=0)
+        log.write(f"best-of: seed {p.seed}: {est.log_likelihood:.1f} nats ({est.nats_per_token:.2f} per token)\n")
+        ranked.append((est.log_likelihood, k, result, p))
+    best = max(ranked, key=lambda r: (r[0], -r[1]))
+    log.write(f"best-of: kept seed {best[3].seed} ({best[0]:.1f} nats), the likeliest of {n}\n")
+    return best[2], best[3]
+
+
 def _params(args: argparse.Namespace) -> GenerationParams:
     try:
         return GenerationParams(**{s.name: getattr(args, s.name) for s in SPECS})
@@ -166,8 +194,14 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     # The memory check counts the canvas this run asks for (a prompt's length is an estimate before
     # the tokenizer has read it: its characters bound its tokens from above).
     prompt_guess = len(args.prompt_ids) if args.prompt_ids is not None else len(args.prompt or "") + 8
-    session = Session.open(args.model, engine=args.engine, device=args.device, threads=args.threads,
-                           memory_for=params, prompt_tokens=min(prompt_guess, 1 << 20))
+    session = Session.open(
+        args.model,
+        engine=args.engine,
+        device=args.device,
+        threads=args.threads,
+        memory_for=params,
+        prompt_tokens=min(prompt_guess, 1 << 20),
+    )
     load_s = time.perf_counter() - t0
     if args.prompt_ids is not None:
         prompt_ids = list(args.prompt_ids)
@@ -183,9 +217,14 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         live = LiveView(session, params.gen_length, out, "" if args.answer_only else prompt_text)
         live.dynamic = params.dynamic_steps
         live.draw(f"{session.description} · step 0/{params.step_budget}")
+    if not 1 <= args.best_of <= 64:
+        raise UsageError(f"--best-of {args.best_of} must be from 1 to 64")
     cancel = CancelToken()
     with _ctrl_c_cancels(cancel):
-        result = session.generate_ids([prompt_ids], params, live.on_step if live else None, cancel)
+        if args.best_of > 1:
+            result, params = _best_of(session, prompt_ids, params, args.best_of, cancel, sys.stderr)
+        else:
+            result = session.generate_ids([prompt_ids], params, live.on_step if live else None, cancel)
     answer = result.texts[0]
     steps = len(result.trajectory)
     stopped = (

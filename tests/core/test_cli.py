@@ -156,3 +156,16 @@ def test_more_steps_than_tokens_warns(tiny_model, capsys):
             "--block-length", "8"]
     assert main(args, out) == 0
     assert "32 steps for 8 tokens: 24 steps will reveal nothing; use --steps 8 or fewer" in capsys.readouterr().err
+
+
+def test_best_of_keeps_the_likeliest_answer(tiny_model, capsys):
+    out = io.StringIO()
+    assert main(["generate", "hello", "--model", str(tiny_model), *ARGS, "--temperature", "1.0", "--seed", "5",
+                 "--best-of", "3", "--json"], out) == 0
+    err = capsys.readouterr().err
+    scores = {int(line.split()[2].rstrip(":")): float(line.split()[3])
+              for line in err.splitlines() if line.startswith("best-of: seed")}
+    assert sorted(scores) == [5, 6, 7]
+    kept = json.loads(out.getvalue())["params"]["seed"]
+    assert scores[kept] == max(scores.values()) and f"kept seed {kept}" in err
+    assert main(["generate", "hello", "--model", str(tiny_model), "--best-of", "0"]) == 2
