@@ -68,6 +68,8 @@ class WindowActions:
         self.regenerate = action("&Regenerate", w.regenerate, "Ctrl+Shift+Return",
                                  "Generate again from the same prompt with a new seed")
         self.stop = action("&Stop", w.stop, "Esc", "Stop before the next forward pass")
+        self.score = action("S&core the answer", w.score_answer, "Ctrl+L",
+                            "How likely the model finds the answer after its prompt (Monte-Carlo ELBO, 64 samples)")
         self.new_chat = action("&New chat", w.new_chat, "Ctrl+N", "Forget the conversation")
         self.replay = action("&Replay steps", w.toggle_replay, "Ctrl+R", "Replay the last run from its first step")
         self.toggle_theme = action("Toggle &dark theme", w.toggle_theme, "Ctrl+Shift+T",
@@ -84,7 +86,7 @@ class WindowActions:
         m = mb.addMenu("&Edit")
         m.addActions([self.copy, self.copy_answer])
         m = mb.addMenu("&Run")
-        m.addActions([self.generate, self.regenerate, self.stop, self.new_chat, self.replay])
+        m.addActions([self.generate, self.regenerate, self.stop, self.score, self.new_chat, self.replay])
         m = mb.addMenu("&Model")
         self.models = action("&Models…", w.models_dialog, "Ctrl+M",
                              "The models library: open a model, or download a LLaDA checkpoint into it")

@@ -40,6 +40,8 @@ from .worker import (
     RunFailure,
     RunOutcome,
     RunStarted,
+    ScoreOutcome,
+    ScoreRequest,
     StepUpdate,
     describe_failure,
     model_exists,
@@ -108,6 +110,7 @@ class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat, WindowModels
         w.step.connect(self._on_step)
         w.finished.connect(self._on_finished)
         w.failed.connect(self._on_failed)
+        w.scored.connect(self._on_scored)
         try:
             self._build()
         except BaseException:
@@ -388,6 +391,21 @@ class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat, WindowModels
         self._set_state(UiState.READY)
         self.runFinished.emit(outcome)
 
+    def score_answer(self) -> bool:
+        """Score the shown answer on the engine thread; the estimate goes to the status bar."""
+        o = self.outcome
+        if o is None or self.state != UiState.READY or self.model is None or self.model.remote:
+            return False
+        ids = o.result.generated_ids[0] if o.result.generated_ids else ()
+        self.host.score(ScoreRequest(self._run_id, tuple(o.prompt_ids), tuple(ids)))
+        self.status.message("Scoring the answer…")
+        return True
+
+    @Slot(object)
+    def _on_scored(self, outcome: ScoreOutcome) -> None:
+        self.last_score = outcome
+        self.status.message(f"Score: {outcome.description}", 20000)
+
     @Slot(object)
     def _on_failed(self, failure: RunFailure) -> None:
         if failure.run_id != self._run_id:
@@ -448,6 +466,7 @@ class MainWindow(QMainWindow, WindowIO, WindowSettings, WindowChat, WindowModels
                   self.act_replay):
             w.setEnabled(has_result)
         self.act_regenerate.setEnabled(has_result and ready)
+        self.actions_.score.setEnabled(has_result and ready and self.model is not None and not self.model.remote)
         self.new_chat_button.setVisible(chat)
         for w in (self.new_chat_button, self.act_new_chat):
             w.setEnabled(chat and not running)

@@ -151,6 +151,24 @@ class RunFailure:
     message: str
 
 
+@dataclass(frozen=True)
+class ScoreRequest:
+    """How likely the model finds an answer after its prompt (core.likelihood's Monte-Carlo ELBO)."""
+
+    run_id: int
+    prompt_ids: tuple[int, ...]
+    answer_ids: tuple[int, ...]
+    mc_num: int = 64
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ScoreOutcome:
+    run_id: int
+    description: str  # the estimate in words, or why it could not be made
+    log_likelihood: float | None
+
+
 class _LoadAborted(Exception):
     pass
 
@@ -166,6 +184,7 @@ class EngineWorker(QObject):
     step = Signal(object)  # StepUpdate
     finished = Signal(object)  # RunOutcome
     failed = Signal(object)  # RunFailure
+    scored = Signal(object)  # ScoreOutcome
 
     def __init__(self) -> None:
         super().__init__()
@@ -239,6 +258,26 @@ class EngineWorker(QObject):
             self.remote = None
 
     @Slot(object)
+    def score(self, request: ScoreRequest) -> None:
+        from core.likelihood import score_ids
+
+        if self.session is None:
+            self.scored.emit(ScoreOutcome(request.run_id, "scoring needs a local model (not a server)", None))
+            return
+        mask, stop = self.session.checkpoint.mask_id, {self.session.checkpoint.eos_id, self.session.checkpoint.eot_id}
+        answer = [t for t in request.answer_ids if t != mask]
+        for i, t in enumerate(answer):  # the answer ends at its first EOS/EOT (padding after it)
+            if t in stop:
+                answer = answer[: i + 1]
+                break
+        try:
+            est = score_ids(self.session, list(request.prompt_ids), answer, mc_num=request.mc_num, seed=request.seed)
+        except ValueError as exc:
+            self.scored.emit(ScoreOutcome(request.run_id, str(exc), None))
+            return
+        self.scored.emit(ScoreOutcome(request.run_id, est.describe(), est.log_likelihood))
+
+    @Slot(object)
     def generate(self, request: GenerationRequest) -> None:
         if self.remote is not None and self.info is not None:
             self._generate_remote(request)
@@ -306,6 +345,7 @@ class EngineHost(QObject):
 
     requestLoad = Signal(object)
     requestGenerate = Signal(object)
+    requestScore = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -316,6 +356,7 @@ class EngineHost(QObject):
         # Queued: the worker lives on the engine thread, so these calls run there.
         self.requestLoad.connect(self.worker.load)
         self.requestGenerate.connect(self.worker.generate)
+        self.requestScore.connect(self.worker.score)
         self._current: GenerationRequest | None = None
         self._down = False
         self.thread.start()
@@ -327,6 +368,10 @@ class EngineHost(QObject):
     def load(self, request: LoadRequest) -> None:
         if not self._down:
             self.requestLoad.emit(request)
+
+    def score(self, request: ScoreRequest) -> None:
+        if not self._down:
+            self.requestScore.emit(request)
 
     def generate(self, request: GenerationRequest) -> None:
         if not self._down:

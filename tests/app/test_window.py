@@ -460,3 +460,21 @@ def test_each_model_keeps_its_own_settings(qtbot, make_window, tiny_ckpt, plain_
         win.open_model(str(tiny_ckpt))
     r = win.controls.params()
     assert (r.temperature, r.gen_length, r.block_length, r.max_steps) == (0.7, 64, 16, 32)
+
+
+def test_score_the_answer(qtbot, make_window, tiny_ckpt, core_session):  # noqa: ANN001
+    """Run > Score the answer: the engine thread estimates the ELBO; the same figure as core's."""
+    from core.likelihood import score_ids
+
+    win = make_window(tiny_ckpt)
+    win.chat_mode.setChecked(False)
+    assert not win.actions_.score.isEnabled()  # nothing to score yet
+    outcome = _run(qtbot, win, "hello world", SMALL)
+    assert win.actions_.score.isEnabled()
+    with qtbot.waitSignal(win.host.worker.scored, timeout=60_000) as blocker:
+        assert win.score_answer()
+    got = blocker.args[0]
+    want = score_ids(core_session, list(outcome.prompt_ids), list(outcome.result.generated_ids[0]), mc_num=64)
+    assert got.log_likelihood is not None and abs(got.log_likelihood - want.log_likelihood) < 1e-6 * abs(
+        want.log_likelihood) + 1e-9
+    qtbot.waitUntil(lambda: win.statusBar().currentMessage().startswith("Score: log-likelihood >="), timeout=5000)
