@@ -67,29 +67,26 @@ class WindowIO:
         stem = self.outcome.model.name if self.outcome is not None else "generation"
         return str(Path(folder) / f"{stem}-run{self._run_id}{suffix}")
 
-    def export_dialog(self) -> None:
+    def _ask_save_path(self, title: str, suffix: str, filters: str) -> str:
+        """The file to export to ('' when there is nothing to export or the user cancels)."""
         if self.outcome is None:
             self.status.message("Nothing to export yet: generate first", 4000)
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export text and trajectory", self._export_start(".json"),
-                                              "Trajectory JSON (*.json);;Text (*.txt)")
+            return ""
+        path, _ = QFileDialog.getSaveFileName(self, title, self._export_start(suffix), filters)
+        return str(path or "")
+
+    def export_dialog(self) -> None:
+        path = self._ask_save_path("Export text and trajectory", ".json", "Trajectory JSON (*.json);;Text (*.txt)")
         if path:
             self._export_to(path)
 
     def export_text_dialog(self) -> None:
-        if self.outcome is None:
-            self.status.message("Nothing to export yet: generate first", 4000)
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export text", self._export_start(".txt"), "Text (*.txt)")
+        path = self._ask_save_path("Export text", ".txt", "Text (*.txt)")
         if path:
             self._export_to(path)
 
     def export_film_dialog(self) -> None:
-        if self.outcome is None:
-            self.status.message("Nothing to export yet: generate first", 4000)
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export the reveal as a film", self._export_start(".gif"),
-                                              "Animated GIF (*.gif);;HTML page (*.html)")
+        path = self._ask_save_path("Export the reveal as a film", ".gif", "Animated GIF (*.gif);;HTML page (*.html)")
         if path:
             self.export_film(path)
 

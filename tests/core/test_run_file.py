@@ -13,39 +13,28 @@ pytest.importorskip("torch")
 from core.cli import main  # noqa: E402
 from core.run_file import RUN_FORMAT, RunFileError, RunRecord  # noqa: E402
 
-ARGS = ["--engine", "torch", "--steps", "8", "--gen-length", "16", "--block-length", "8", "--temperature", "0"]
 
-
-@pytest.fixture
-def run_path(tiny_model, tmp_path):  # noqa: ANN001, ANN201
-    out = io.StringIO()
-    assert main(["generate", "hello world", "--model", str(tiny_model), *ARGS, "--json"], out) == 0
-    path = tmp_path / "run.json"
-    path.write_text(out.getvalue(), encoding="utf-8")
-    return path
-
-
-def test_the_cli_json_is_a_run_file_that_reads_back(run_path):  # noqa: ANN001
-    raw = json.loads(run_path.read_text(encoding="utf-8"))
+def test_the_cli_json_is_a_run_file_that_reads_back(saved_run):  # noqa: ANN001
+    raw = json.loads(saved_run.read_text(encoding="utf-8"))
     assert raw["format"] == RUN_FORMAT
-    rec = RunRecord.load(run_path)
+    rec = RunRecord.load(saved_run)
     assert list(rec.generated_ids) == raw["generated_ids"] and len(rec.trajectory) == 8
     assert rec.prompt == "hello world" and rec.params.gen_length == 16 and len(rec.token_texts) == 16
     assert rec.to_json()["generated_ids"] == raw["generated_ids"]
     assert rec.to_json()["trajectory"] == raw["trajectory"]
 
 
-def test_replay_prints_any_step_without_a_model(run_path, capsys):  # noqa: ANN001
+def test_replay_prints_any_step_without_a_model(saved_run, capsys):  # noqa: ANN001
     out = io.StringIO()
-    assert main(["replay", str(run_path), "--step", "0"], out) == 0
+    assert main(["replay", str(saved_run), "--step", "0"], out) == 0
     assert out.getvalue().count("░") == 16
     full = io.StringIO()
-    assert main(["replay", str(run_path), "--step", "8"], full) == 0
+    assert main(["replay", str(saved_run), "--step", "8"], full) == 0
     assert "░" not in full.getvalue() and full.getvalue().startswith("hello world")
     played = io.StringIO()
-    assert main(["replay", str(run_path)], played) == 0  # not a terminal: the last frame once
+    assert main(["replay", str(saved_run)], played) == 0  # not a terminal: the last frame once
     assert played.getvalue().splitlines()[1] == full.getvalue().rstrip("\n")
-    assert main(["replay", str(run_path), "--step", "99"]) == 2
+    assert main(["replay", str(saved_run), "--step", "99"]) == 2
     assert "--step 99 is outside the run (0..8)" in capsys.readouterr().err
 
 
@@ -67,13 +56,13 @@ def test_files_that_are_not_runs_are_refused_clearly(tmp_path, capsys, content, 
     assert str(p) in err and "Traceback" not in err
 
 
-def test_a_damaged_run_names_the_field(run_path):  # noqa: ANN001
-    raw = json.loads(run_path.read_text(encoding="utf-8"))
+def test_a_damaged_run_names_the_field(saved_run):  # noqa: ANN001
+    raw = json.loads(saved_run.read_text(encoding="utf-8"))
     raw["trajectory"][3]["positions"][0] = 99
-    run_path.write_text(json.dumps(raw), encoding="utf-8")
+    saved_run.write_text(json.dumps(raw), encoding="utf-8")
     with pytest.raises(RunFileError, match=r"trajectory\[3\]: a position is outside"):
-        RunRecord.load(run_path)
+        RunRecord.load(saved_run)
     raw["generated_ids"] = raw["generated_ids"][:5]
-    run_path.write_text(json.dumps(raw), encoding="utf-8")
+    saved_run.write_text(json.dumps(raw), encoding="utf-8")
     with pytest.raises(RunFileError, match="generated_ids has 5 ids"):
-        RunRecord.load(run_path)
+        RunRecord.load(saved_run)
