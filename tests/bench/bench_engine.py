@@ -29,25 +29,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench_shapes import VOCAB, checkpoint  # noqa: E402  (tests/bench, beside this script)
+
 from core.checkpoint import load_checkpoint  # noqa: E402
-from core.checkpoint_writer import random_checkpoint  # noqa: E402
 from core.cpp_engine import CppEngine, _engine  # noqa: E402
 
-SHAPES = {
-    "17M": dict(n_layers=8, d_model=384, n_heads=6, mlp_hidden_size=1024),
-    "100M": dict(n_layers=12, d_model=768, n_heads=12, mlp_hidden_size=2048),
-    "600M": dict(n_layers=16, d_model=1536, n_heads=12, mlp_hidden_size=4096),
-}
-VOCAB = 8192
 THREADS = 2
-
-
-def checkpoint(name: str, dtype: str, folder: Path) -> Path:
-    path = folder / f"{name}-{dtype}"
-    if not (path / "config.json").is_file():
-        print(f"writing {path} ...", flush=True)
-        random_checkpoint(path, vocab_size=VOCAB, dtype=dtype, seed=0, **SHAPES[name])  # type: ignore[arg-type]
-    return path
 
 
 def best_of(fn: Callable[[], object], repeats: int) -> float:
