@@ -2,7 +2,8 @@
 
 import sys
 
-from .launcher import main
+# The installed name (llada_studio.app), whose core finds the compiled engine; see core/installed.py.
+from llada_studio.app.launcher import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -22,7 +22,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from core.session import MASK_PLACEHOLDER
+from llada_studio.core.session import MASK_PLACEHOLDER
 
 from .canvas_style import CanvasColors, bucket
 

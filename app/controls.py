@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.params import (
+from llada_studio.core.params import (
     CACHE_MODES,
     DECODING_MODES,
     REMASKING_MODES,

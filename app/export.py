@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.events import GenerationResult
-from core.run_file import RunRecord
-from core.session import passage
+from llada_studio.core.events import GenerationResult
+from llada_studio.core.run_file import RunRecord
+from llada_studio.core.session import passage
 
 from .worker import GenerationRequest, ModelInfo, RunOutcome
 

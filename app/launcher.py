@@ -81,7 +81,7 @@ def self_test(argv: Sequence[str]) -> int:
     from .worker import model_exists
 
     if not model_exists(args.model):
-        from core.resources import bundled_model_dir
+        from llada_studio.core.resources import bundled_model_dir
 
         where = args.model or bundled_model_dir()
         print(f"self-test FAILED: no model folder with a config.json at {where}", file=sys.stderr)
@@ -177,7 +177,7 @@ def version() -> str:
 
 def usage() -> str:
     """`llada-studio --help`: the window, its self-test and the commands, in one page."""
-    from core.cli import build_parser
+    from llada_studio.core.cli import build_parser
 
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     lines = [
@@ -222,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_window(ns.model, ns.engine, ns.threads)
     if "--self-test" in args:
         return self_test(args)
-    from core.cli import main as cli_main  # lazily: the window never imports the command line
+    from llada_studio.core.cli import main as cli_main  # lazily: the window never imports the command line
 
     return int(cli_main(args) or 0)
 

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow
 
-from core.engine import engine_unavailable_reason
+from llada_studio.core.engine import engine_unavailable_reason
 
 from .theme import THEMES
 
@@ -137,7 +137,7 @@ class WindowActions:
         m.addAction(self.about)
 
     def fill_devices(self) -> None:
-        from core.engine import available_devices
+        from llada_studio.core.engine import available_devices
 
         current = str(getattr(self.win, "device", "cpu"))
         for a in self.device_group.actions():

@@ -22,9 +22,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.events import CancelToken
-from core.hub_download import KNOWN_CHECKPOINTS, DownloadCancelled, DownloadError, DownloadProgress, download_model
-from core.model_library import ModelEntry, library_dir, list_models
+from llada_studio.core.events import CancelToken
+from llada_studio.core.hub_download import (
+    KNOWN_CHECKPOINTS,
+    DownloadCancelled,
+    DownloadError,
+    DownloadProgress,
+    download_model,
+)
+from llada_studio.core.model_library import ModelEntry, library_dir, list_models
 
 from .choice_slider import describe
 

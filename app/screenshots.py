@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = tempfile.TemporaryDirectory()
     model = args.model
     if model is None:
-        from core.checkpoint_writer import random_checkpoint
+        from llada_studio.core.checkpoint_writer import random_checkpoint
 
         # Big enough that a step takes a few milliseconds, so a mid-run frame can be caught.
         model = str(random_checkpoint(Path(tmp.name) / "random-demo-model", n_layers=4, d_model=256, n_heads=4,

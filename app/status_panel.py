@@ -9,8 +9,8 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
 
-from core.events import StepEvent
-from core.params import plural
+from llada_studio.core.events import StepEvent
+from llada_studio.core.params import plural
 
 from .choice_slider import describe
 

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
-from core.resources import resources_dir
+from llada_studio.core.resources import resources_dir
 
 THEMES = ("system", "light", "dark")
 

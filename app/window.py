@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (
     QMessageBox,
 )
 
-from core.params import plural
-from core.resources import bundled_model_dir
+from llada_studio.core.params import plural
+from llada_studio.core.resources import bundled_model_dir
 
 from . import APP_NAME
 from .menus import max_threads

@@ -13,8 +13,8 @@ from typing import Any
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from core.params import plural
-from core.session import MASK_PLACEHOLDER
+from llada_studio.core.params import plural
+from llada_studio.core.session import MASK_PLACEHOLDER
 
 from . import APP_NAME
 from .export import outcome_of, record_of, run_passage, write_json, write_text
@@ -91,7 +91,7 @@ class WindowIO:
             self.export_film(path)
 
     def export_film(self, path: str | Path) -> Path | None:
-        from core.run_film import export_film
+        from llada_studio.core.run_film import export_film
 
         try:
             out = export_film(record_of(self.outcome), path)
@@ -119,7 +119,7 @@ class WindowIO:
     def open_run(self, path: str | Path) -> bool:
         """Show a saved run (exported here or printed by `llada-studio generate --json`) to scrub
         and replay; the loaded model stays as it is."""
-        from core.run_file import RunFileError, RunRecord
+        from llada_studio.core.run_file import RunFileError, RunRecord
 
         if self.state == "running":  # type: ignore[attr-defined]
             return False

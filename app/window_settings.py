@@ -10,7 +10,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtGui import QIcon
 
-from core.resources import resources_dir
+from llada_studio.core.resources import resources_dir
 
 from . import ORG_NAME, SETTINGS_APP
 
@@ -68,7 +68,7 @@ class WindowSettings:
     settings: Any
 
     def _saved_engine(self, asked: str | None) -> str:
-        from core.engine import engine_unavailable_reason
+        from llada_studio.core.engine import engine_unavailable_reason
 
         kind = asked or str(self.settings.value("engine", "auto", type=str) or "auto")
         if kind not in ("auto", "cpp", "torch") or (asked is None and engine_unavailable_reason(kind)):
@@ -109,6 +109,6 @@ class WindowSettings:
         if self.model_key in self.settings.childGroups() or self.settings.contains(self.model_key + "/max_steps"):
             self.controls.restore(self.settings, self.model_key)
         else:
-            from core.model_defaults import defaults_for
+            from llada_studio.core.model_defaults import defaults_for
 
             self.controls.set_params(defaults_for(info.path, info.name, info.has_chat_template, info.has_eot))

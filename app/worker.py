@@ -20,10 +20,10 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from core.errors import CheckpointError, EngineUnavailableError
-from core.events import CancelToken, GenerationResult, StepEvent
-from core.params import GenerationParams, ParamError
-from core.session import Session
+from llada_studio.core.errors import CheckpointError, EngineUnavailableError
+from llada_studio.core.events import CancelToken, GenerationResult, StepEvent
+from llada_studio.core.params import GenerationParams, ParamError
+from llada_studio.core.session import Session
 
 
 # -- requests (GUI -> worker) -----------------------------------------------------------------
@@ -230,7 +230,7 @@ class EngineWorker(QObject):
         self.loaded.emit(self.info)
 
     def _connect(self, request: LoadRequest) -> None:
-        from core.server.client import RemoteClient, RemoteError
+        from llada_studio.core.server.client import RemoteClient, RemoteError
 
         assert request.remote is not None
         t0 = time.perf_counter()
@@ -259,7 +259,7 @@ class EngineWorker(QObject):
 
     @Slot(object)
     def score(self, request: ScoreRequest) -> None:
-        from core.likelihood import score_ids
+        from llada_studio.core.likelihood import score_ids
 
         if self.session is None:
             self.scored.emit(ScoreOutcome(request.run_id, "scoring needs a local model (not a server)", None))
@@ -315,7 +315,7 @@ class EngineWorker(QObject):
 
 
     def _generate_remote(self, request: GenerationRequest) -> None:
-        from core.server.client import RemoteError
+        from llada_studio.core.server.client import RemoteError
 
         client, info = self.remote, self.info
         assert info is not None
@@ -423,7 +423,7 @@ def describe_failure(failure: LoadFailure) -> tuple[str, str]:
 
 
 def model_exists(path: str | Path | None) -> bool:
-    from core.resources import bundled_model_dir
+    from llada_studio.core.resources import bundled_model_dir
 
     p = Path(path) if path else bundled_model_dir()
     return p.is_dir() and (p / "config.json").is_file()

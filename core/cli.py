@@ -51,4 +51,6 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .installed import installed
+
+    sys.exit(installed("cli")())

@@ -80,6 +80,6 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 if __name__ == "__main__":
-    from .cli import main
+    from .installed import installed
 
-    sys.exit(main(["serve", *sys.argv[1:]]))
+    sys.exit(installed("cli")(["serve", *sys.argv[1:]]))

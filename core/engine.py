@@ -40,7 +40,7 @@ def cpp_engine_available() -> bool:
     import importlib
 
     try:
-        importlib.import_module("core._engine")
+        importlib.import_module("._engine", __package__)
     except ImportError:
         return False
     return True

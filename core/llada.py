@@ -1,6 +1,6 @@
 """The seed document's API, with its names, for users of the original LLaDA Python code.
 
-    from core.llada import LLaDAForCauslLM, DeviceType
+    from llada_studio.core.llada import LLaDAForCauslLM, DeviceType
     model = LLaDAForCauslLM("/path/to/llada", device=DeviceType.DEVICE_TYPE_CPU, ndev=1)
     model.generate("The future of AI is", max_steps=64, gen_length=64)
     model.generate_with_cpp_model(["a", "b"], block_length=32, temperature_=0.7, cfg_scale=1.0)
@@ -377,4 +377,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .installed import installed
+
+    sys.exit(installed("llada")())

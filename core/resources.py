@@ -11,14 +11,14 @@ BUNDLED_MODEL_NAME = "llada-studio-tiny"
 
 def resources_dir() -> Path:
     """The `resources/` folder. Order: $LLADA_STUDIO_RESOURCES, a PyInstaller bundle, the source
-    tree beside `core/`, the copy a wheel installs beside the packages."""
+    tree beside `core/` (a wheel installs it the same way, as llada_studio/resources)."""
     env = os.environ.get("LLADA_STUDIO_RESOURCES")
     candidates = [Path(env)] if env else []
     bundle = getattr(sys, "_MEIPASS", None)
     if bundle:
         candidates.append(Path(bundle) / "resources")
     here = Path(__file__).resolve().parent.parent
-    candidates += [here / "resources", here / "llada_studio_resources"]
+    candidates.append(here / "resources")  # the source tree beside core/, or a wheel beside llada_studio/core
     for c in candidates:
         if c.is_dir():
             return c

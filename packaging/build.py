@@ -6,7 +6,7 @@ Linux with dpkg-deb, a .deb.
 
 Steps:
   1. compile the C++ engine (CMake, the same CMakeLists as `pip install .`) into
-     packaging/build/engine/core/_engine*; portable by default (no -march=native, so the bundle
+     packaging/build/engine/llada_studio/core/_engine*; portable by default (no -march=native, so the bundle
      runs on any x86-64 CPU; OpenBLAS picks its kernels at run time). --native for this CPU only.
   2. PyInstaller with packaging/llada-studio.spec -> packaging/build/dist/llada-studio/
   3. packaging/build/llada-studio-<version>-<os>-<arch>.tar.gz (.zip on Windows)
@@ -156,9 +156,9 @@ def build_engine(out: Path, native: bool, jobs: int) -> Path:
     if prefix.exists():
         shutil.rmtree(prefix)
     run(["cmake", "--install", build_dir, "--config", "Release", "--prefix", prefix])
-    found = [p for p in (prefix / "core").glob("_engine*") if p.suffix in (".so", ".pyd", ".dylib")]
+    found = [p for p in (prefix / "llada_studio" / "core").glob("_engine*") if p.suffix in (".so", ".pyd", ".dylib")]
     if not found:
-        raise BuildError(f"the engine build installed no core/_engine* under {prefix}")
+        raise BuildError(f"the engine build installed no llada_studio/core/_engine* under {prefix}")
     log(f"engine: {found[0]}")
     return prefix
 
@@ -261,8 +261,8 @@ def check_bundle(bundle: Path) -> None:
     torchy = [p for p in internal.rglob("*") if re.match(r"(lib)?(torch|c10|triton)([._-]|$)", p.name)]
     if torchy:
         raise BuildError(f"torch leaked into the bundle: {[str(p) for p in torchy[:5]]}")
-    if not list((internal / "core").glob("_engine*")):
-        log("WARNING: the bundle has no core/_engine*: it cannot generate")
+    if not list((internal / "llada_studio" / "core").glob("_engine*")):
+        log("WARNING: the bundle has no llada_studio/core/_engine*: it cannot generate")
     if not list((internal / "resources" / "models").glob("*/config.json")):
         log("WARNING: the bundle has no model under resources/models/")
     if IS_LINUX and shutil.which("ldd"):
@@ -422,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         "--engine-dir",
         type=Path,
         default=None,
-        help="use an engine already built: a folder with core/_engine* (skips step 1)",
+        help="use an engine already built: a folder with llada_studio/core/_engine* (skips step 1)",
     )
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="compile jobs")
     ap.add_argument("--no-archive", action="store_true", help="skip the .tar.gz/.zip")

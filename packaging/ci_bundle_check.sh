@@ -34,7 +34,7 @@ build_args=(--deb-compression gzip)
 model_args=()
 if ! compgen -G "resources/models/*/config.json" >/dev/null; then
   echo "NOTE: no bundled model in resources/models/: packaging without it; self-tests use a random tiny checkpoint"
-  "$py" -c "from core.checkpoint_writer import random_checkpoint; random_checkpoint('$tmp/tinymodel')"
+  "$py" -c "from llada_studio.core.checkpoint_writer import random_checkpoint; random_checkpoint('$tmp/tinymodel')"
   build_args+=(--allow-no-model --self-test-model "$tmp/tinymodel")
   model_args=(--model "$tmp/tinymodel")
 fi

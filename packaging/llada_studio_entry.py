@@ -5,7 +5,7 @@ summary, exit 0. Anything else: the command line (`core.cli`)."""
 
 import sys
 
-from app.launcher import main
+from llada_studio.app.launcher import main
 
 if __name__ == "__main__":
     sys.exit(main())

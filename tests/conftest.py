@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.checkpoint_writer import random_checkpoint
+from llada_studio.core.checkpoint_writer import random_checkpoint
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
-from core.checkpoint_writer import random_checkpoint  # noqa: E402
+from llada_studio.core.checkpoint_writer import random_checkpoint  # noqa: E402
 
 ENGINE = "torch"  # the reference engine is always there; "auto" is covered by the self-test
 
@@ -39,7 +39,7 @@ def settings(settings_path: Path) -> QSettings:
 @pytest.fixture
 def make_window(qtbot, settings):  # noqa: ANN001, ANN201
     """make_window(model=None, settings=None) -> a shown MainWindow, loaded when a model is given."""
-    from app.window import MainWindow
+    from llada_studio.app.window import MainWindow
 
     def make(model: Path | None = None, settings_obj: QSettings | None = None, show: bool = True):  # noqa: ANN202
         win = MainWindow(settings=settings_obj or settings, autoload=False, engine=ENGINE, threads=1)
@@ -56,6 +56,6 @@ def make_window(qtbot, settings):  # noqa: ANN001, ANN201
 
 @pytest.fixture(scope="session")
 def core_session(tiny_ckpt: Path):  # noqa: ANN201
-    from core.session import Session
+    from llada_studio.core.session import Session
 
     return Session.open(tiny_ckpt, engine=ENGINE, threads=1)

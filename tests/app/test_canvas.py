@@ -4,7 +4,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication
 
-from app.canvas import TokenCanvas
+from llada_studio.app.canvas import TokenCanvas
 
 
 def _canvas(qtbot, texts, width=800):  # noqa: ANN001, ANN202

@@ -3,7 +3,7 @@
 import pytest
 from PySide6.QtCore import QSettings
 
-from app.controls import (
+from llada_studio.app.controls import (
     CUSTOM,
     GEN_LENGTHS,
     PRESETS,
@@ -11,7 +11,7 @@ from app.controls import (
     block_length_choices,
     step_choices,
 )
-from core.params import CACHE_MODES, DECODING_MODES, REMASKING_MODES, GenerationParams
+from llada_studio.core.params import CACHE_MODES, DECODING_MODES, REMASKING_MODES, GenerationParams
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from core.resources import bundled_model_dir
+from llada_studio.core.resources import bundled_model_dir
 
 HERE = Path(__file__).resolve().parents[1] / "bench" / "window_faults.py"
 

@@ -4,16 +4,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import app.launcher as launcher
+import llada_studio.app.launcher as launcher
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_arguments_go_to_the_command_line(monkeypatch) -> None:  # noqa: ANN001
-    import core.cli
+    import llada_studio.core.cli
 
     seen = []
-    monkeypatch.setattr(core.cli, "main", lambda argv: seen.append(list(argv)) or 0)
+    monkeypatch.setattr(llada_studio.core.cli, "main", lambda argv: seen.append(list(argv)) or 0)
     monkeypatch.setattr(launcher, "run_window", lambda *a, **k: seen.append("window") or 0)
     assert launcher.main(["generate", "hello", "--steps", "4"]) == 0
     assert seen == [["generate", "hello", "--steps", "4"]]
@@ -48,7 +48,7 @@ def test_version_and_help(capsys) -> None:  # noqa: ANN001
 
 def test_missing_xcb_libraries_are_named_with_the_apt_command(tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
     """Instead of Qt's abort (rc 134): which libraries are missing and the command that installs them."""
-    from app import platform_check
+    from llada_studio.app import platform_check
 
     fake_ldd = tmp_path / "ldd"
     fake_ldd.write_text(

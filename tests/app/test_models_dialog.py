@@ -3,7 +3,7 @@
 import shutil
 import time
 
-from core.hub_download import DownloadCancelled, DownloadProgress
+from llada_studio.core.hub_download import DownloadCancelled, DownloadProgress
 
 
 def _library(monkeypatch, tmp_path, tiny_ckpt):  # noqa: ANN001, ANN202
@@ -15,7 +15,7 @@ def _library(monkeypatch, tmp_path, tiny_ckpt):  # noqa: ANN001, ANN202
 
 
 def test_the_library_lists_models_and_opens_one(qtbot, monkeypatch, tmp_path, tiny_ckpt) -> None:  # noqa: ANN001
-    from app.models_dialog import ModelsDialog
+    from llada_studio.app.models_dialog import ModelsDialog
 
     lib = _library(monkeypatch, tmp_path, tiny_ckpt)
     d = ModelsDialog()
@@ -30,7 +30,7 @@ def test_the_library_lists_models_and_opens_one(qtbot, monkeypatch, tmp_path, ti
 
 
 def test_a_download_reports_progress_and_lands_in_the_library(qtbot, monkeypatch, tmp_path, tiny_ckpt) -> None:  # noqa: ANN001
-    import app.models_dialog as md
+    import llada_studio.app.models_dialog as md
 
     lib = _library(monkeypatch, tmp_path, tiny_ckpt)
 
@@ -54,7 +54,7 @@ def test_a_download_reports_progress_and_lands_in_the_library(qtbot, monkeypatch
 
 
 def test_cancel_stops_a_download_and_says_it_resumes(qtbot, monkeypatch) -> None:  # noqa: ANN001
-    import app.models_dialog as md
+    import llada_studio.app.models_dialog as md
 
     def slow_download(repo_id, on_progress=None, cancel=None, **_):  # noqa: ANN001, ANN202
         while not cancel.cancelled:

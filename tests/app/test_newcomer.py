@@ -3,9 +3,9 @@
 import pytest
 from PySide6.QtCore import Qt
 
-from core.errors import EngineUnavailableError
-from core.params import GenerationParams
-from core.resources import bundled_model_dir
+from llada_studio.core.errors import EngineUnavailableError
+from llada_studio.core.params import GenerationParams
+from llada_studio.core.resources import bundled_model_dir
 
 SMALL = dict(gen_length=32, block_length=16, max_steps=16, temperature=0.8, cfg_scale=0.0,
              remasking="low_confidence")
@@ -19,10 +19,12 @@ def _run(qtbot, win, prompt="hello world"):  # noqa: ANN001, ANN202
 
 
 def test_an_unavailable_engine_is_disabled_with_the_reason(qtbot, make_window, monkeypatch) -> None:  # noqa: ANN001
-    import app.menus
+    import llada_studio.app.menus
 
     reason = "PyTorch is not installed (pip install torch==2.13.0)"
-    monkeypatch.setattr(app.menus, "engine_unavailable_reason", lambda kind: reason if kind == "torch" else None)
+    monkeypatch.setattr(
+        llada_studio.app.menus, "engine_unavailable_reason", lambda kind: reason if kind == "torch" else None
+    )
     win = make_window()
     torch_action = next(a for a in win.actions_.engine_group.actions() if a.data() == "torch")
     assert not torch_action.isEnabled() and "PyTorch is not installed" in torch_action.text()
@@ -31,10 +33,12 @@ def test_an_unavailable_engine_is_disabled_with_the_reason(qtbot, make_window, m
 
 
 def test_a_saved_engine_that_cannot_run_never_blocks_the_start(qtbot, settings, monkeypatch) -> None:  # noqa: ANN001
-    import core.engine
-    from app.window import MainWindow
+    import llada_studio.core.engine
+    from llada_studio.app.window import MainWindow
 
-    monkeypatch.setattr(core.engine, "engine_unavailable_reason", lambda kind: "gone" if kind == "torch" else None)
+    monkeypatch.setattr(
+        llada_studio.core.engine, "engine_unavailable_reason", lambda kind: "gone" if kind == "torch" else None
+    )
     settings.setValue("engine", "torch")
     settings.setValue("threads", 100_000)  # a hand-edited count must not hang the start
     win = MainWindow(settings=settings, autoload=False)
@@ -46,19 +50,19 @@ def test_a_saved_engine_that_cannot_run_never_blocks_the_start(qtbot, settings, 
 
 def test_a_failed_engine_choice_is_not_saved_and_another_choice_reloads(qtbot, make_window, tiny_ckpt, settings,
                                                                          monkeypatch) -> None:  # noqa: ANN001
-    import core.session
+    import llada_studio.core.session
 
     win = make_window(tiny_ckpt)
     win.dialogs = False
     assert settings.value("engine") == "torch"
-    real_open = core.session.Session.open.__func__
+    real_open = llada_studio.core.session.Session.open.__func__
 
     def failing_open(cls, model_dir=None, engine="auto", **kw):  # noqa: ANN001, ANN202
         if engine == "cpp":
             raise EngineUnavailableError("the C++ engine is broken here")
         return real_open(cls, model_dir, engine=engine, **kw)
 
-    monkeypatch.setattr(core.session.Session, "open", classmethod(failing_open))
+    monkeypatch.setattr(llada_studio.core.session.Session, "open", classmethod(failing_open))
     cpp = next(a for a in win.actions_.engine_group.actions() if a.data() == "cpp")
     with qtbot.waitSignal(win.loadFailed, timeout=30_000):
         cpp.trigger()
@@ -166,7 +170,7 @@ def test_the_bundled_model_explains_itself_with_examples_and_its_caveat(qtbot, m
 
 def test_a_bad_parameter_is_named_by_its_label(qtbot, make_window, tiny_ckpt) -> None:  # noqa: ANN001
     """Errors use the label the user sees ("Length"), not the field name (gen_length)."""
-    from app.worker import GenerationRequest
+    from llada_studio.app.worker import GenerationRequest
 
     win = make_window(tiny_ckpt)
     win.dialogs = False
@@ -189,7 +193,7 @@ def test_a_drawn_seed_keeps_the_preset(qtbot, make_window, tiny_ckpt) -> None:  
 def test_a_corrupted_settings_file_is_reset_with_a_message(qtbot, tmp_path) -> None:  # noqa: ANN001
     from PySide6.QtCore import QSettings
 
-    from app.window import MainWindow
+    from llada_studio.app.window import MainWindow
 
     path = tmp_path / "settings.ini"
     path.write_bytes(b"[General]\nthreads=\xff\xfe\x00garbage\n[params\nseed=\"unterminated\n\x00\x01")
@@ -204,7 +208,7 @@ def test_a_corrupted_settings_file_is_reset_with_a_message(qtbot, tmp_path) -> N
 
 
 def test_a_last_model_that_no_longer_opens_falls_back_to_the_bundled_one(qtbot, settings, tmp_path) -> None:  # noqa: ANN001
-    from app.window import MainWindow
+    from llada_studio.app.window import MainWindow
 
     if not (bundled_model_dir() / "config.json").is_file():
         pytest.skip("bundled model not installed")
@@ -223,7 +227,7 @@ def test_a_last_model_that_no_longer_opens_falls_back_to_the_bundled_one(qtbot, 
 
 def test_bad_saved_parameters_are_snapped_to_valid_ones(qtbot, settings) -> None:  # noqa: ANN001
     """The window's path for bad values: settings from a damaged or hand-edited file."""
-    from app.window import MainWindow
+    from llada_studio.app.window import MainWindow
 
     for key, value in {"max_steps": -5, "gen_length": 10**9, "temperature": "nan", "cfg_scale": -3,
                        "remasking": "zzz", "seed": str(2**70), "threshold": 7, "factor": "x", "cache": 5}.items():
@@ -240,7 +244,7 @@ def test_devices_are_listed_with_the_reason_and_a_gpu_failure_falls_back_to_the_
         qtbot, settings, tiny_ckpt) -> None:  # noqa: ANN001
     import torch
 
-    from app.window import MainWindow
+    from llada_studio.app.window import MainWindow
 
     settings.setValue("device", "cuda:0")  # saved on a machine with a GPU, or the GPU is gone
     settings.setValue("model_dir", str(tiny_ckpt))

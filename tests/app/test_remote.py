@@ -6,9 +6,9 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from core.server import create_app  # noqa: E402
-from core.server.runner import BackgroundServer  # noqa: E402
-from core.session import Session  # noqa: E402
+from llada_studio.core.server import create_app  # noqa: E402
+from llada_studio.core.server.runner import BackgroundServer  # noqa: E402
+from llada_studio.core.session import Session  # noqa: E402
 
 SMALL = dict(gen_length=32, block_length=16, max_steps=16, temperature=0.0, cfg_scale=0.0,
              remasking="low_confidence", seed=0)
@@ -37,7 +37,7 @@ def test_a_remote_run_streams_into_the_canvas_like_a_local_one(qtbot, make_windo
         assert win.generate()
     outcome = done.args[0]
     assert win.step_updates_received == 16 and win.canvas.visible_token_count() == 32
-    from core.params import GenerationParams
+    from llada_studio.core.params import GenerationParams
 
     local = session.generate_ids([session.encode("hello world the")], GenerationParams(**SMALL))
     assert outcome.result.generated_ids == local.generated_ids  # the same tokens as a local run

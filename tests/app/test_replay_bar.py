@@ -3,7 +3,7 @@ counts during a run."""
 
 from PySide6.QtCore import QPoint, Qt
 
-from app.replay_bar import ReplayBar
+from llada_studio.app.replay_bar import ReplayBar
 
 
 def _bar(qtbot, steps=16):  # noqa: ANN001, ANN202

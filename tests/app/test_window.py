@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QTextEdit,
 )
 
-from core.params import GenerationParams
-from core.session import passage
+from llada_studio.core.params import GenerationParams
+from llada_studio.core.session import passage
 
 SMALL = dict(gen_length=32, block_length=16, max_steps=16, temperature=0.0, cfg_scale=0.0,
              remasking="low_confidence", seed=0, confidence_eos_eot_inf=False)
@@ -157,7 +157,7 @@ def test_close_in_the_middle(qtbot, make_window, tiny_ckpt, qtlog):  # noqa: ANN
 
 
 def test_close_while_loading(qtbot, tiny_ckpt, settings, qtlog):  # noqa: ANN001
-    from app.window import MainWindow
+    from llada_studio.app.window import MainWindow
 
     win = MainWindow(settings=settings, autoload=False, engine="torch", threads=1)
     qtbot.addWidget(win)
@@ -200,7 +200,7 @@ def test_bad_folder_keeps_the_loaded_model(qtbot, make_window, tiny_ckpt, tmp_pa
 
 
 def test_without_a_model_the_window_asks_for_one(qtbot, settings, monkeypatch, tmp_path, errors):  # noqa: ANN001
-    import app.window as window_mod
+    import llada_studio.app.window as window_mod
 
     monkeypatch.setattr(window_mod, "bundled_model_dir", lambda: tmp_path / "missing")
     monkeypatch.setattr(window_mod, "model_exists", lambda p: False)
@@ -226,7 +226,7 @@ def test_settings_survive_a_restart(qtbot, make_window, tiny_ckpt, settings_path
     win.close()
     del s1
 
-    from app.window import MainWindow
+    from llada_studio.app.window import MainWindow
 
     s2 = QSettings(str(settings_path), QSettings.Format.IniFormat)
     win2 = MainWindow(settings=s2, autoload=True)  # reloads the last model by itself
@@ -380,7 +380,7 @@ def test_replay_marks_the_block_of_the_shown_step(qtbot, make_window, tiny_ckpt)
 def test_canvas_sets_word_pieces_together(qtbot) -> None:  # noqa: ANN001
     """A token that does not start with a space continues the word before it ("surv" + "ival",
     "France" + ","): its text is placed right after that word's, words stay apart."""
-    from app.canvas import TokenCanvas
+    from llada_studio.app.canvas import TokenCanvas
 
     canvas = TokenCanvas()
     qtbot.addWidget(canvas)
@@ -396,7 +396,7 @@ def test_canvas_sets_word_pieces_together(qtbot) -> None:  # noqa: ANN001
 
 def test_canvas_carries_a_whole_word_to_the_next_line(qtbot) -> None:  # noqa: ANN001
     """A word made of several pieces wraps as one: its pieces never end up on two lines."""
-    from app.canvas import TokenCanvas
+    from llada_studio.app.canvas import TokenCanvas
 
     canvas = TokenCanvas()
     qtbot.addWidget(canvas)
@@ -464,7 +464,7 @@ def test_each_model_keeps_its_own_settings(qtbot, make_window, tiny_ckpt, plain_
 
 def test_score_the_answer(qtbot, make_window, tiny_ckpt, core_session):  # noqa: ANN001
     """Run > Score the answer: the engine thread estimates the ELBO; the same figure as core's."""
-    from core.likelihood import score_ids
+    from llada_studio.core.likelihood import score_ids
 
     win = make_window(tiny_ckpt)
     win.chat_mode.setChecked(False)

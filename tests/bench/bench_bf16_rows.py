@@ -19,8 +19,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from core.checkpoint import load_checkpoint  # noqa: E402
-from core.cpp_engine import CppEngine  # noqa: E402
+from llada_studio.core.checkpoint import load_checkpoint  # noqa: E402
+from llada_studio.core.cpp_engine import CppEngine  # noqa: E402
 
 
 def main() -> None:

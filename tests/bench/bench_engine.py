@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench_shapes import VOCAB, checkpoint  # noqa: E402  (tests/bench, beside this script)
 
-from core.checkpoint import load_checkpoint  # noqa: E402
-from core.cpp_engine import CppEngine, _engine  # noqa: E402
+from llada_studio.core.checkpoint import load_checkpoint  # noqa: E402
+from llada_studio.core.cpp_engine import CppEngine, _engine  # noqa: E402
 
 THREADS = 2
 
@@ -88,8 +88,8 @@ sys.path.insert(0, {str(ROOT)!r})
 def hwm():
     for line in open('/proc/self/status'):
         if line.startswith('VmHWM'): return int(line.split()[1]) * 1024
-from core.checkpoint import load_checkpoint
-from core.cpp_engine import CppEngine
+from llada_studio.core.checkpoint import load_checkpoint
+from llada_studio.core.cpp_engine import CppEngine
 base = hwm()
 ck = load_checkpoint({str(path)!r})
 e = CppEngine(ck, threads={THREADS})
@@ -123,7 +123,7 @@ class _Sampler:
 def bench_generate(models: list[str], folder: Path, repeats: int, torch_engine: type) -> None:
     """Whole sampler runs: canvas 256 = prompt 192 + 64 generated, one block, 4 steps, B 1 and
     B 1 with CFG (2 rows per forward). The C++ engine runs the LM head on the block's rows only."""
-    from core.params import GenerationParams
+    from llada_studio.core.params import GenerationParams
 
     print("| model | sampler run (4 steps, L 256) | torch ms/step | C++ ms/step | ratio |")
     print("|---|---|---|---|---|")
@@ -149,7 +149,7 @@ class _TorchCached:
     def forward_logits(self, prompt: np.ndarray) -> None:
         import torch
 
-        from core.torch_backend import sampler
+        from llada_studio.core.torch_backend import sampler
 
         ck, model = self.engine.ckpt, self.engine.model  # type: ignore[attr-defined]
         with torch.no_grad():
@@ -160,7 +160,7 @@ def bench_cache(models: list[str], folder: Path, repeats: int, torch_engine: typ
     """Block KV cache: canvas 256 = prompt 128 + 128 generated, blocks of 32, 2 tokens per step
     (64 steps: per block 1 full pass + 15 cached), B 1 and B 1 with CFG; ms per step, both
     samplers with the same cache mode, alternated."""
-    from core.params import GenerationParams
+    from llada_studio.core.params import GenerationParams
 
     print("| model | run | cache | torch ms/step | C++ ms/step | ratio | C++ vs C++ none |")
     print("|---|---|---|---|---|---|---|")
@@ -198,7 +198,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(THREADS)
-    from core.torch_backend.engine import TorchEngine
+    from llada_studio.core.torch_backend.engine import TorchEngine
 
     print(
         f"# C++ engine benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {THREADS} threads, "

@@ -27,10 +27,10 @@ import statistics
 import time
 from pathlib import Path
 
-from core.errors import EngineUnavailableError
-from core.params import GenerationParams
-from core.session import Session
-from core.training.evaluate import PROMPTS, distinct_ngram_ratio, load_wordlist, word_share, words_of
+from llada_studio.core.errors import EngineUnavailableError
+from llada_studio.core.params import GenerationParams
+from llada_studio.core.session import Session
+from llada_studio.core.training.evaluate import PROMPTS, distinct_ngram_ratio, load_wordlist, word_share, words_of
 
 CONFIGS: dict[str, dict[str, object]] = {
     "plain": {},

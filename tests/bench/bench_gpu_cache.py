@@ -22,11 +22,11 @@ import time
 
 import torch
 
-from core.config import ModelConfig
-from core.params import GenerationParams
-from core.torch_backend import cuda_graphs, sampler
-from core.torch_backend.model import LLaDAModel
-from core.torch_backend.sampler import generate
+from llada_studio.core.config import ModelConfig
+from llada_studio.core.params import GenerationParams
+from llada_studio.core.torch_backend import cuda_graphs, sampler
+from llada_studio.core.torch_backend.model import LLaDAModel
+from llada_studio.core.torch_backend.sampler import generate
 
 LLADA_8B = dict(
     d_model=4096, n_layers=32, n_heads=32, n_kv_heads=32, mlp_hidden_size=12288, vocab_size=126464,

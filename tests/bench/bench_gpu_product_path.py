@@ -38,10 +38,10 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from core.checkpoint import INDEX_FILE  # noqa: E402
-from core.params import GenerationParams  # noqa: E402
-from core.session import Session  # noqa: E402
-from core.torch_backend import cuda_graphs, sampler  # noqa: E402
+from llada_studio.core.checkpoint import INDEX_FILE  # noqa: E402
+from llada_studio.core.params import GenerationParams  # noqa: E402
+from llada_studio.core.session import Session  # noqa: E402
+from llada_studio.core.torch_backend import cuda_graphs, sampler  # noqa: E402
 
 RESULTS: dict[str, Any] = {}
 
@@ -102,7 +102,7 @@ def main() -> None:
     ap.add_argument("--cpu-dry-run", action="store_true", help="a tiny checkpoint on the CPU (checks the script)")
     args = ap.parse_args()
     if args.cpu_dry_run:
-        from core.checkpoint_writer import random_checkpoint
+        from llada_studio.core.checkpoint_writer import random_checkpoint
 
         DEVICE = "cpu"
         args.folder = random_checkpoint(args.folder, vocab_size=128000, d_model=32, n_heads=2, shards=2)
@@ -230,7 +230,8 @@ def main() -> None:
     if not args.skip_cli:
         ids = ",".join(str(t) for t in prompt)
         for cache in ("none", "dual"):
-            cmd = [sys.executable, "-m", "core.cli", "generate", "--model", str(args.folder), "--prompt-ids", ids]
+            cmd = [sys.executable, "-m", "llada_studio.core.cli", "generate", "--model", str(args.folder)]
+            cmd += ["--prompt-ids", ids]
             cmd += ["--engine", "torch", "--device", DEVICE, "--json", "--temperature", "0", "--cache", cache]
             cmd += ["--steps", str(args.gen_length), "--gen-length", str(args.gen_length)]
             cmd += ["--block-length", str(args.block_length)]

@@ -45,14 +45,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
 
-    from app.launcher import _app
-    from app.window import MainWindow
+    from llada_studio.app.launcher import _app
+    from llada_studio.app.window import MainWindow
 
     app = _app()  # noqa: F841 - keeps the QApplication alive
     tmp = tempfile.TemporaryDirectory()
     model = args.model
     if model is None:
-        from core.checkpoint_writer import random_checkpoint
+        from llada_studio.core.checkpoint_writer import random_checkpoint
 
         model = str(random_checkpoint(Path(tmp.name) / "random-17m", n_layers=8, d_model=384, n_heads=6,
                                       mlp_hidden_size=1024, vocab_size=8192))
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     win.resize(1100, 700)
     win.show()
 
-    from app.signal_wait import wait_for_signal
+    from llada_studio.app.signal_wait import wait_for_signal
 
     def wait(signal, timeout_ms: int = 600_000) -> list:  # noqa: ANN001
         try:

@@ -39,10 +39,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench_shapes import VOCAB, checkpoint  # noqa: E402  (tests/bench, beside this script)
 
-from core.checkpoint import load_checkpoint  # noqa: E402
-from core.cpp_engine import CppEngine, generate_params  # noqa: E402
-from core.params import GenerationParams  # noqa: E402
-from core.session import Session  # noqa: E402
+from llada_studio.core.checkpoint import load_checkpoint  # noqa: E402
+from llada_studio.core.cpp_engine import CppEngine, generate_params  # noqa: E402
+from llada_studio.core.params import GenerationParams  # noqa: E402
+from llada_studio.core.session import Session  # noqa: E402
 
 PROMPT = 16
 GEN = 256

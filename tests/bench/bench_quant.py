@@ -49,11 +49,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from core.checkpoint import load_checkpoint  # noqa: E402
-from core.checkpoint_writer import random_checkpoint  # noqa: E402
-from core.cli_quantize import quantize_checkpoint  # noqa: E402
-from core.cpp_engine import CppEngine, _engine, default_threads  # noqa: E402
-from core.params import GenerationParams  # noqa: E402
+from llada_studio.core.checkpoint import load_checkpoint  # noqa: E402
+from llada_studio.core.checkpoint_writer import random_checkpoint  # noqa: E402
+from llada_studio.core.cli_quantize import quantize_checkpoint  # noqa: E402
+from llada_studio.core.cpp_engine import CppEngine, _engine, default_threads  # noqa: E402
+from llada_studio.core.params import GenerationParams  # noqa: E402
 
 SHAPES = {
     "tiny": dict(n_layers=2, d_model=256, n_heads=4, mlp_hidden_size=512, vocab_size=1024),
@@ -129,9 +129,9 @@ def hwm():
         if line.startswith('VmHWM'):
             return int(line.split()[1]) * 1024
     return 0
-from core.checkpoint import load_checkpoint
-from core.cpp_engine import CppEngine
-from core.params import GenerationParams
+from llada_studio.core.checkpoint import load_checkpoint
+from llada_studio.core.cpp_engine import CppEngine
+from llada_studio.core.params import GenerationParams
 base = hwm()
 ck = load_checkpoint({path!r})
 e = CppEngine(ck, threads={threads})

@@ -29,11 +29,11 @@ from datetime import datetime
 
 import httpx
 
-from core.params import recommended_params
-from core.server import Limits, create_app
-from core.server.runner import BackgroundServer
-from core.session import Session
-from core.training.evaluate import PROMPTS
+from llada_studio.core.params import recommended_params
+from llada_studio.core.server import Limits, create_app
+from llada_studio.core.server.runner import BackgroundServer
+from llada_studio.core.session import Session
+from llada_studio.core.training.evaluate import PROMPTS
 
 
 def run(session: Session, clients: int, rounds: int, body: dict[str, object], max_batch: int) -> dict[str, float]:

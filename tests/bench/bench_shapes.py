@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.checkpoint_writer import random_checkpoint
+from llada_studio.core.checkpoint_writer import random_checkpoint
 
 SHAPES = {
     "17M": dict(n_layers=8, d_model=384, n_heads=6, mlp_hidden_size=1024),

@@ -24,10 +24,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from core.checkpoint import INDEX_FILE, expected_tensors  # noqa: E402
-from core.checkpoint_writer import SPECIAL_TOKENS, word_level_tokenizer  # noqa: E402
-from core.config import ModelConfig  # noqa: E402
-from core.safetensors_io import float32_to_bf16_bits  # noqa: E402
+from llada_studio.core.checkpoint import INDEX_FILE, expected_tensors  # noqa: E402
+from llada_studio.core.checkpoint_writer import SPECIAL_TOKENS, word_level_tokenizer  # noqa: E402
+from llada_studio.core.config import ModelConfig  # noqa: E402
+from llada_studio.core.safetensors_io import float32_to_bf16_bits  # noqa: E402
 
 VOCAB = 126464
 SHARDS = 6
@@ -122,8 +122,8 @@ def main() -> None:
             print(f"writing the random 8B-shaped checkpoint to {args.folder} ...", flush=True)
             write(args.folder)
             print(f"written in {time.perf_counter() - t:.0f} s", flush=True)
-        from core.checkpoint import load_checkpoint
-        from core.cpp_engine import CppEngine
+        from llada_studio.core.checkpoint import load_checkpoint
+        from llada_studio.core.cpp_engine import CppEngine
 
         base = vm("VmHWM")
         t = time.perf_counter()

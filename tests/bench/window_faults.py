@@ -46,7 +46,7 @@ def run_faults(model: str | None, cycles: int, closes: int, settings_dir: Path, 
     from PySide6.QtCore import QSettings, QtMsgType, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
-    from app.window import MainWindow
+    from llada_studio.app.window import MainWindow
 
     app = QApplication.instance() or QApplication([])
     rng = random.Random(seed)

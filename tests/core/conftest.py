@@ -14,7 +14,7 @@ RUN_ARGS = ["--engine", "torch", "--steps", "8", "--gen-length", "16", "--block-
 def saved_run(tiny_model: Path, tmp_path: Path) -> Path:
     """A run file of 16 tokens in 8 steps on the tiny model, written by the CLI."""
     pytest.importorskip("torch")
-    from core.cli import main
+    from llada_studio.core.cli import main
 
     out = io.StringIO()
     assert main(["generate", "hello world", "--model", str(tiny_model), *RUN_ARGS, "--json"], out) == 0

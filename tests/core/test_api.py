@@ -7,11 +7,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from core.engine import cpp_engine_available  # noqa: E402
-from core.errors import EngineUnavailableError  # noqa: E402
-from core.llada import DeviceType, InferTask, LLaDABatchedTask, LLaDAForCausalLM, LLaDAForCauslLM  # noqa: E402
-from core.params import GenerationParams  # noqa: E402
-from core.session import Session  # noqa: E402
+from llada_studio.core.engine import cpp_engine_available  # noqa: E402
+from llada_studio.core.errors import EngineUnavailableError  # noqa: E402
+from llada_studio.core.llada import DeviceType, InferTask, LLaDABatchedTask, LLaDAForCausalLM, LLaDAForCauslLM  # noqa: E402
+from llada_studio.core.params import GenerationParams  # noqa: E402
+from llada_studio.core.session import Session  # noqa: E402
 
 SMALL = dict(max_steps=8, gen_length=8, block_length=4)
 
@@ -101,7 +101,7 @@ def test_batch_infer_one_round_and_forward_logits(model):
 
 
 def test_module_runs_example_cases(tiny_model, capsys):
-    from core.llada import main
+    from llada_studio.core.llada import main
 
     assert main(["--model", str(tiny_model)]) == 0
     out = capsys.readouterr().out

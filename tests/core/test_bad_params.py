@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from core.cli import main
-from core.params import SPECS, GenerationParams, ParamError, recommended_params
+from llada_studio.core.cli import main
+from llada_studio.core.params import SPECS, GenerationParams, ParamError, recommended_params
 
 BAD_NUMBERS = [0, -1, math.nan, math.inf, -math.inf, 10**30]
 
@@ -55,7 +55,7 @@ def _cli_case(name: str, value: object) -> bool:
 
 @pytest.mark.parametrize(("name", "value"), [(n, v) for n, v in CASES if _cli_case(n, v)])
 def test_cli_refuses_with_the_option_and_status_2(name, value, capsys):  # noqa: ANN001
-    from core.params import spec
+    from llada_studio.core.params import spec
 
     s = spec(name)
     default = getattr(recommended_params(), name)

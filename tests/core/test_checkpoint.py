@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.checkpoint import expected_tensors, load_checkpoint
-from core.checkpoint_writer import random_checkpoint
-from core.errors import CheckpointError
-from core.safetensors_io import float32_to_bf16_bits, save_safetensors
+from llada_studio.core.checkpoint import expected_tensors, load_checkpoint
+from llada_studio.core.checkpoint_writer import random_checkpoint
+from llada_studio.core.errors import CheckpointError
+from llada_studio.core.safetensors_io import float32_to_bf16_bits, save_safetensors
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from core.cli import main  # noqa: E402
+from llada_studio.core.cli import main  # noqa: E402
 
 ARGS = ["--engine", "torch", "--steps", "8", "--gen-length", "16", "--block-length", "8"]
 
@@ -99,7 +99,7 @@ def test_ctrl_c_prints_the_partial_text_and_exits_130(tiny_model, monkeypatch, c
     import os
     import signal
 
-    from core.session import Session
+    from llada_studio.core.session import Session
 
     original = Session.generate_ids
 

@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from core import cli
-from core.checkpoint import load_checkpoint
-from core.checkpoint_writer import random_checkpoint
-from core.events import CancelToken
-from core.hub_download import KNOWN_CHECKPOINTS, DownloadCancelled, DownloadError, download_model
-from core.model_library import ENV_MODELS_DIR, library_dir, list_models
+from llada_studio.core import cli
+from llada_studio.core.checkpoint import load_checkpoint
+from llada_studio.core.checkpoint_writer import random_checkpoint
+from llada_studio.core.events import CancelToken
+from llada_studio.core.hub_download import KNOWN_CHECKPOINTS, DownloadCancelled, DownloadError, download_model
+from llada_studio.core.model_library import ENV_MODELS_DIR, library_dir, list_models
 
 REPO = "GSAI-ML/LLaDA-8B-Instruct"
 SHA = "0123456789abcdef0123456789abcdef01234567"

@@ -11,17 +11,17 @@ import pytest
 
 gguf = pytest.importorskip("gguf")
 torch = pytest.importorskip("torch")
-pytest.importorskip("core._engine", reason="the C++ engine is not built")
+pytest.importorskip("llada_studio.core._engine", reason="the C++ engine is not built")
 
-from core.checkpoint import load_checkpoint  # noqa: E402
-from core.checkpoint_writer import random_checkpoint  # noqa: E402
-from core.cli_quantize import quantize_checkpoint  # noqa: E402
-from core.cpp_engine import CppEngine  # noqa: E402
-from core.errors import CheckpointError  # noqa: E402
-from core.params import GenerationParams  # noqa: E402
-from core.resources import bundled_model_dir  # noqa: E402
-from core.session import Session  # noqa: E402
-from core.torch_backend.model import LLaDAModel  # noqa: E402
+from llada_studio.core.checkpoint import load_checkpoint  # noqa: E402
+from llada_studio.core.checkpoint_writer import random_checkpoint  # noqa: E402
+from llada_studio.core.cli_quantize import quantize_checkpoint  # noqa: E402
+from llada_studio.core.cpp_engine import CppEngine  # noqa: E402
+from llada_studio.core.errors import CheckpointError  # noqa: E402
+from llada_studio.core.params import GenerationParams  # noqa: E402
+from llada_studio.core.resources import bundled_model_dir  # noqa: E402
+from llada_studio.core.session import Session  # noqa: E402
+from llada_studio.core.torch_backend.model import LLaDAModel  # noqa: E402
 
 
 @pytest.fixture(scope="module")

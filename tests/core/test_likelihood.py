@@ -9,9 +9,9 @@ import random
 import numpy as np
 import pytest
 
-from core.likelihood import _mask_batch, score_ids, score_text
-from core.resources import bundled_model_dir
-from core.session import Session
+from llada_studio.core.likelihood import _mask_batch, score_ids, score_text
+from llada_studio.core.resources import bundled_model_dir
+from llada_studio.core.session import Session
 
 AUSTEN = ("It is a truth universally acknowledged, that a single man in possession of a good fortune, "
           "must be in want of a wife.")
@@ -52,7 +52,7 @@ def test_a_trained_sentence_beats_its_words_shuffled():
 
 
 def test_bad_options_are_refused(tiny_model, capsys):
-    from core.cli import main
+    from llada_studio.core.cli import main
 
     session = Session.open(tiny_model, threads=1)
     with pytest.raises(ValueError, match="nothing to score"):

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from core.checkpoint import Checkpoint, load_checkpoint
-from core.checkpoint_writer import random_checkpoint
-from core.engine import cpp_engine_available, create_engine, torch_available
-from core.errors import NonFiniteLogitsError
-from core.params import GenerationParams
+from llada_studio.core.checkpoint import Checkpoint, load_checkpoint
+from llada_studio.core.checkpoint_writer import random_checkpoint
+from llada_studio.core.engine import cpp_engine_available, create_engine, torch_available
+from llada_studio.core.errors import NonFiniteLogitsError
+from llada_studio.core.params import GenerationParams
 
 HEAD = "model.transformer.ff_out.weight"
 
@@ -67,7 +67,7 @@ def test_nonfinite_weights_in_a_matrix_load(folder: Path):
 
 @pytest.mark.skipif(not cpp_engine_available(), reason="the C++ engine is not built")
 def test_seed_api_forward_logits_batch_says_nonfinite(folder: Path):
-    from core.llada import LLaDAForCauslLM
+    from llada_studio.core.llada import LLaDAForCauslLM
 
     model = LLaDAForCauslLM(folder, threads=1)
     model.checkpoint = poisoned(folder, 10)
@@ -144,7 +144,7 @@ def test_torch_parallel_count_counts_nan_confidences_as_available(decoding: str)
     """A NaN confidence ranks lowest: every row with a still-masked position commits at least one."""
     import torch
 
-    from core.torch_backend.sampler import parallel_count
+    from llada_studio.core.torch_backend.sampler import parallel_count
 
     inf = float("inf")
     conf = torch.tensor([[float("nan"), float("nan"), -inf], [float("nan"), 0.95, -inf], [-inf, -inf, -inf]])

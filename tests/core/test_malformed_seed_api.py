@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.checkpoint_writer import random_checkpoint
-from core.engine import cpp_engine_available
-from core.llada import InferTask, LLaDAForCauslLM
+from llada_studio.core.checkpoint_writer import random_checkpoint
+from llada_studio.core.engine import cpp_engine_available
+from llada_studio.core.llada import InferTask, LLaDAForCauslLM
 
 pytestmark = pytest.mark.skipif(not cpp_engine_available(), reason="the C++ engine is not built")
 
@@ -84,7 +84,7 @@ def test_generate_refuses_gen_length_beyond_max_sequence_length(model: LLaDAForC
 
 
 def test_session_and_seed_api_give_the_same_message(model: LLaDAForCauslLM, tmp_path: Path):
-    from core.session import Session
+    from llada_studio.core.session import Session
 
     session = Session(model.checkpoint, model._cpp_engine())
     with pytest.raises(ValueError) as a:

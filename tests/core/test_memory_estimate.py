@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from core import cli
-from core import memory_estimate as me
-from core.checkpoint import load_checkpoint
-from core.errors import EngineUnavailableError
-from core.params import GenerationParams
-from core.session import Session
+from llada_studio.core import cli
+from llada_studio.core import memory_estimate as me
+from llada_studio.core.checkpoint import load_checkpoint
+from llada_studio.core.errors import EngineUnavailableError
+from llada_studio.core.params import GenerationParams
+from llada_studio.core.session import Session
 
 
 def test_figures_scale_with_canvas_batch_and_cfg(tiny_model: Path):
@@ -34,7 +34,7 @@ def test_figures_scale_with_canvas_batch_and_cfg(tiny_model: Path):
 
 def test_llada_8b_figures():
     """LLaDA-8B's shapes in bf16 (nothing allocated): about 15 GiB of weights on a GPU."""
-    from core.config import ModelConfig
+    from llada_studio.core.config import ModelConfig
 
     cfg = ModelConfig(
         d_model=4096, n_layers=32, n_heads=32, n_kv_heads=32, mlp_hidden_size=12288, vocab_size=126464,

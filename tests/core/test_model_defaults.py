@@ -1,6 +1,6 @@
-from core.model_defaults import PUBLISHED, defaults_for
-from core.params import recommended_params
-from core.resources import bundled_model_dir
+from llada_studio.core.model_defaults import PUBLISHED, defaults_for
+from llada_studio.core.params import recommended_params
+from llada_studio.core.resources import bundled_model_dir
 
 
 def test_first_settings_per_kind_of_model(tmp_path):

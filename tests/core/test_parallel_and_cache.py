@@ -7,10 +7,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from core.checkpoint import load_checkpoint  # noqa: E402
-from core.params import GenerationParams  # noqa: E402
-from core.torch_backend import sampler  # noqa: E402
-from core.torch_backend.model import LLaDAModel  # noqa: E402
+from llada_studio.core.checkpoint import load_checkpoint  # noqa: E402
+from llada_studio.core.params import GenerationParams  # noqa: E402
+from llada_studio.core.torch_backend import sampler  # noqa: E402
+from llada_studio.core.torch_backend.model import LLaDAModel  # noqa: E402
 
 MASK, EOS, EOT = 3, 1, 2
 
@@ -118,7 +118,7 @@ def test_torch_engine_offers_the_cache(tiny_model):
     """Regression: TorchEngine once handed the sampler a wrapper without forward_and_cache."""
     import numpy as np
 
-    from core.torch_backend.engine import TorchEngine
+    from llada_studio.core.torch_backend.engine import TorchEngine
 
     engine = TorchEngine(load_checkpoint(tiny_model))
     params = GenerationParams(max_steps=8, gen_length=16, block_length=4, cache="dual")

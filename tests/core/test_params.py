@@ -1,6 +1,6 @@
 import pytest
 
-from core.params import REMASKING_MODES, GenerationParams
+from llada_studio.core.params import REMASKING_MODES, GenerationParams
 
 
 def test_defaults_are_the_seed_defaults():
@@ -65,7 +65,7 @@ def test_params_are_immutable_and_hashable():
 
 
 def test_every_parameter_is_declared_once_with_label_flag_and_help():
-    from core.params import SPECS, spec
+    from llada_studio.core.params import SPECS, spec
 
     names = [s.name for s in SPECS]
     assert "max_steps" in names and "cache" in names and "mask_id" not in names
@@ -74,7 +74,7 @@ def test_every_parameter_is_declared_once_with_label_flag_and_help():
 
 
 def test_errors_name_the_parameter_as_the_reader_knows_it():
-    from core.params import ParamError
+    from llada_studio.core.params import ParamError
 
     with pytest.raises(ParamError) as info:
         GenerationParams(gen_length=128, block_length=32, max_steps=10)
@@ -107,6 +107,6 @@ def test_idle_steps_counts_steps_that_reveal_nothing():
 
 
 def test_plural():
-    from core.params import plural
+    from llada_studio.core.params import plural
 
     assert plural(1, "step") == "1 step" and plural(2, "step") == "2 steps" and plural(0.5, "token") == "0.5 tokens"

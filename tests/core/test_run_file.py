@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from core.cli import main  # noqa: E402
-from core.run_file import RUN_FORMAT, RunFileError, RunRecord  # noqa: E402
+from llada_studio.core.cli import main  # noqa: E402
+from llada_studio.core.run_file import RUN_FORMAT, RunFileError, RunRecord  # noqa: E402
 
 
 def test_the_cli_json_is_a_run_file_that_reads_back(saved_run):  # noqa: ANN001

@@ -10,8 +10,8 @@ import pytest
 pytest.importorskip("torch")
 from PIL import Image  # noqa: E402
 
-from core.cli import main  # noqa: E402
-from core.run_file import RunRecord  # noqa: E402
+from llada_studio.core.cli import main  # noqa: E402
+from llada_studio.core.run_file import RunRecord  # noqa: E402
 
 
 def test_the_gif_has_one_frame_per_step(saved_run, tmp_path):  # noqa: ANN001

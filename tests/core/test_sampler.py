@@ -9,9 +9,9 @@ import pytest
 torch = pytest.importorskip("torch")
 scipy_stats = pytest.importorskip("scipy.stats")
 
-from core.events import CancelToken  # noqa: E402
-from core.params import GenerationParams  # noqa: E402
-from core.torch_backend import sampler  # noqa: E402
+from llada_studio.core.events import CancelToken  # noqa: E402
+from llada_studio.core.params import GenerationParams  # noqa: E402
+from llada_studio.core.torch_backend import sampler  # noqa: E402
 
 MASK, EOS, EOT, V = 3, 1, 2, 12
 
@@ -147,8 +147,8 @@ def test_ties_go_to_the_lower_index():
 
 
 def test_left_padded_batch_pads_are_masked_keys(tiny_model):
-    from core.checkpoint import load_checkpoint
-    from core.torch_backend.model import LLaDAModel
+    from llada_studio.core.checkpoint import load_checkpoint
+    from llada_studio.core.torch_backend.model import LLaDAModel
 
     model = LLaDAModel.from_checkpoint(load_checkpoint(tiny_model))
     params = GenerationParams(max_steps=8, gen_length=8, block_length=4)

@@ -1,6 +1,6 @@
 import pytest
 
-from core.schedule import block_bounds, num_transfer_tokens
+from llada_studio.core.schedule import block_bounds, num_transfer_tokens
 
 
 @pytest.mark.parametrize(

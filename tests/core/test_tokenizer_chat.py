@@ -20,11 +20,11 @@ import jinja2.ext
 import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from core.checkpoint import load_checkpoint
-from core.checkpoint_writer import random_checkpoint
-from core.errors import CheckpointError
-from core.session import Session
-from core.tokenizer import ChatConversation, Tokenizer
+from llada_studio.core.checkpoint import load_checkpoint
+from llada_studio.core.checkpoint_writer import random_checkpoint
+from llada_studio.core.errors import CheckpointError
+from llada_studio.core.session import Session
+from llada_studio.core.tokenizer import ChatConversation, Tokenizer
 
 LLADA_INSTRUCT_TEMPLATE = (
     "{% set loop_messages = messages %}{% for message in loop_messages %}"

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from core import cli
-from core.checkpoint import load_checkpoint
-from core.checkpoint_writer import SPECIAL_TOKENS, random_checkpoint
-from core.params import GenerationParams, ParamError
-from core.session import Session
+from llada_studio.core import cli
+from llada_studio.core.checkpoint import load_checkpoint
+from llada_studio.core.checkpoint_writer import SPECIAL_TOKENS, random_checkpoint
+from llada_studio.core.params import GenerationParams, ParamError
+from llada_studio.core.session import Session
 
 
 @pytest.fixture

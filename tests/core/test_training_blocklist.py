@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from core.training.blocklist import BLOCKED, drop_offensive_paragraphs, offensive_words
+from llada_studio.core.training.blocklist import BLOCKED, drop_offensive_paragraphs, offensive_words
 
 SAMPLE = base64.b64decode(b"a2lrZQ==").decode()  # one of the listed words, not spelled in the source
 

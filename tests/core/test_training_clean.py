@@ -1,8 +1,14 @@
 """Corpus cleaning, held-out split and evaluation figures of the training recipe (no network)."""
 
-from core.training import clean
-from core.training.corpus import split_documents
-from core.training.evaluate import distinct_ngram_ratio, in_wordlist, longest_copied_run, word_share, words_of
+from llada_studio.core.training import clean
+from llada_studio.core.training.corpus import split_documents
+from llada_studio.core.training.evaluate import (
+    distinct_ngram_ratio,
+    in_wordlist,
+    longest_copied_run,
+    word_share,
+    words_of,
+)
 
 
 def test_unwrap_joins_hard_wrapped_lines_into_paragraphs():

@@ -3,8 +3,8 @@ tokenizer, BOS is added as in training, size within the shipping limit (fast: me
 
 from pathlib import Path
 
-from core.checkpoint import load_checkpoint
-from core.tokenizer import Tokenizer
+from llada_studio.core.checkpoint import load_checkpoint
+from llada_studio.core.tokenizer import Tokenizer
 
 MODEL = Path(__file__).resolve().parents[2] / "resources" / "models" / "llada-studio-tiny"
 

@@ -1,7 +1,15 @@
 """Byte-level BPE training with LLaDA's special tokens (small, fast, no network)."""
 
-from core.training.build_all import pack
-from core.training.tokenizer_train import BOS, EOS, MASK, SPECIAL_TOKENS, special_ids, tokenizer_config, train_tokenizer
+from llada_studio.core.training.build_all import pack
+from llada_studio.core.training.tokenizer_train import (
+    BOS,
+    EOS,
+    MASK,
+    SPECIAL_TOKENS,
+    special_ids,
+    tokenizer_config,
+    train_tokenizer,
+)
 
 TEXT = [
     "It is a truth universally acknowledged, that a single man in possession of a good fortune, "

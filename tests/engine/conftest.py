@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.checkpoint import Checkpoint, load_checkpoint
-from core.checkpoint_writer import random_checkpoint
+from llada_studio.core.checkpoint import Checkpoint, load_checkpoint
+from llada_studio.core.checkpoint_writer import random_checkpoint
 
-_engine = pytest.importorskip("core._engine", reason="the C++ engine is not built")
+_engine = pytest.importorskip("llada_studio.core._engine", reason="the C++ engine is not built")
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +47,7 @@ def ckpt_eos(tmp_path_factory: pytest.TempPathFactory) -> Checkpoint:
     ids = np.random.default_rng(0).integers(32, 256, size=(2, 9))
     canvas = np.concatenate([ids, np.full((2, 16), ck.mask_id)], axis=1)
     torch = pytest.importorskip("torch")
-    from core.torch_backend.model import LLaDAModel
+    from llada_studio.core.torch_backend.model import LLaDAModel
 
     with torch.no_grad():
         logits = LLaDAModel.from_checkpoint(ck, dtype=torch.float32)(torch.as_tensor(canvas)).numpy()

@@ -12,13 +12,16 @@ cmake --preset asan -DPython_EXECUTABLE="$(command -v "$py")" \
 cmake --build build/asan -j"$(nproc)" >/dev/null
 so="$(ls build/asan/csrc/_engine*.so)"
 
-# A copy of the core package whose _engine is the sanitizer build, first on the path.
+# A copy of the installed package (llada_studio.core) whose _engine is the sanitizer build, first
+# on the path.
 overlay="$(mktemp -d)"
 trap 'rm -rf "$overlay"' EXIT
-cp -r core "$overlay/core"
-rm -f "$overlay"/core/_engine*.so "$overlay"/core/_engine*.pyd
-cp "$so" "$overlay/core/"
-# An editable install (pip install -e .) puts an import hook first that redirects core._engine
+mkdir -p "$overlay/llada_studio"
+cp packaging/llada_studio_package.py "$overlay/llada_studio/__init__.py"
+cp -r core "$overlay/llada_studio/core"
+rm -f "$overlay"/llada_studio/core/_engine*.so "$overlay"/llada_studio/core/_engine*.pyd
+cp "$so" "$overlay/llada_studio/core/"
+# An editable install (pip install -e .) puts an import hook first that redirects llada_studio.*
 # to the release build; drop it in the sanitizer run (sitecustomize runs after .pth files).
 cat >"$overlay/sitecustomize.py" <<'PY'
 import sys
@@ -33,6 +36,6 @@ export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:check_initi
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 cd "$overlay"  # not the repo root: the current folder comes first on sys.path
 PYTHONPATH="$overlay${PYTHONPATH:+:$PYTHONPATH}" LD_PRELOAD="$preload" \
-  "$py" -c "import core._engine as e, sys; assert '$overlay' in e.__file__, e.__file__"
+  "$py" -c "import llada_studio.core._engine as e, sys; assert '$overlay' in e.__file__, e.__file__"
 PYTHONPATH="$overlay${PYTHONPATH:+:$PYTHONPATH}" LD_PRELOAD="$preload" \
   "$py" -m pytest -q -p no:cacheprovider -p no:qt --rootdir="$root" "$root/tests/engine" "$@"

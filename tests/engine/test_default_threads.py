@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cpp_engine import cgroup_cpu_limit, default_threads
+from llada_studio.core.cpp_engine import cgroup_cpu_limit, default_threads
 
 
 @pytest.mark.parametrize(

@@ -7,12 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import _engine
-from core.checkpoint import Checkpoint
-from core.cpp_engine import CppEngine
+from llada_studio.core import _engine
+from llada_studio.core.checkpoint import Checkpoint
+from llada_studio.core.cpp_engine import CppEngine
 
 torch = pytest.importorskip("torch")
-from core.torch_backend.engine import TorchEngine  # noqa: E402
+from llada_studio.core.torch_backend.engine import TorchEngine  # noqa: E402
 
 
 def rel_err(a: np.ndarray, ref: np.ndarray) -> float:

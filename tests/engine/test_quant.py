@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-_engine = pytest.importorskip("core._engine", reason="the C++ engine is not built")
+_engine = pytest.importorskip("llada_studio.core._engine", reason="the C++ engine is not built")
 gguf = pytest.importorskip("gguf")
 from gguf import GGMLQuantizationType as Q  # noqa: E402
 from gguf.quants import dequantize, quantize  # noqa: E402

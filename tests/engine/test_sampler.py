@@ -8,13 +8,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from core.checkpoint import Checkpoint
-from core.cpp_engine import CppEngine
-from core.events import CancelToken, StepEvent
-from core.params import GenerationParams
+from llada_studio.core.checkpoint import Checkpoint
+from llada_studio.core.cpp_engine import CppEngine
+from llada_studio.core.events import CancelToken, StepEvent
+from llada_studio.core.params import GenerationParams
 
 torch = pytest.importorskip("torch")
-from core.torch_backend.engine import TorchEngine  # noqa: E402
+from llada_studio.core.torch_backend.engine import TorchEngine  # noqa: E402
 
 
 def prompt(ck: Checkpoint, B: int = 2, P: int = 9, pad: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -90,7 +90,7 @@ def torch_cached_run(ck: Checkpoint, ids: np.ndarray, mask: np.ndarray | None, p
     TorchEngine.generate hands the sampler a plain function, which has no cache)."""
     from types import SimpleNamespace
 
-    from core.torch_backend import sampler
+    from llada_studio.core.torch_backend import sampler
 
     model = TorchEngine(ck, threads=2).model
     x = torch.as_tensor(ids)
@@ -142,7 +142,7 @@ def test_kv_cache_bf16_matches_upcast_reference(ckpt_bf16: Checkpoint) -> None:
 
 
 def test_unknown_cache_mode_is_refused(ckpt_f32: Checkpoint) -> None:
-    from core.cpp_engine import generate_params
+    from llada_studio.core.cpp_engine import generate_params
 
     params = GenerationParams(max_steps=4, gen_length=4, block_length=4)
     object.__setattr__(params, "cache", "triple")  # past GenerationParams' own check
@@ -153,8 +153,8 @@ def test_unknown_cache_mode_is_refused(ckpt_f32: Checkpoint) -> None:
 def test_generate_params_is_the_cpp_struct(ckpt_f32: Checkpoint) -> None:
     """GenerationParams -> the bound C++ GenerateParams (csrc/generate.h), field by field; the
     modes are the C++ enums, and the binding refuses anything else for the struct."""
-    from core import _engine
-    from core.cpp_engine import generate_params
+    from llada_studio.core import _engine
+    from llada_studio.core.cpp_engine import generate_params
 
     params = GenerationParams(
         max_steps=6, gen_length=12, block_length=4, temperature=0.5, cfg_scale=1.5, remasking="margin",
@@ -390,8 +390,8 @@ def test_gil_released_during_generation(ckpt_f32: Checkpoint) -> None:
 
 def test_mask_token_is_never_proposed_by_either_engine(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The LM head's mask row is made to dominate; neither engine may commit the mask token."""
-    from core.checkpoint import load_checkpoint
-    from core.checkpoint_writer import random_checkpoint
+    from llada_studio.core.checkpoint import load_checkpoint
+    from llada_studio.core.checkpoint_writer import random_checkpoint
 
     ck = load_checkpoint(random_checkpoint(tmp_path / "mask-heavy", seed=5))
     # The map is read-only: give this checkpoint a private writable copy of the head.

@@ -68,7 +68,7 @@ class Harness:
     """Copies of a 1-layer checkpoint (single file and 2 shards) and the three targets."""
 
     def __init__(self, work: Path) -> None:
-        from core.checkpoint_writer import random_checkpoint
+        from llada_studio.core.checkpoint_writer import random_checkpoint
 
         small: dict[str, Any] = dict(n_layers=1, d_model=32, n_heads=2, mlp_hidden_size=48, vocab_size=64)
         self.single = random_checkpoint(work / "single", **small)
@@ -82,9 +82,9 @@ class Harness:
 
     def run(self, target: str, data: bytes) -> None:
         """Raises only what is a finding: CheckpointError (and a successful load) are fine."""
-        from core.checkpoint import load_checkpoint
-        from core.errors import CheckpointError
-        from core.safetensors_io import read_table
+        from llada_studio.core.checkpoint import load_checkpoint
+        from llada_studio.core.errors import CheckpointError
+        from llada_studio.core.safetensors_io import read_table
 
         folder = self.sharded if target == "index" else self.single
         name = {"header": "model.safetensors", "config": "config.json", "index": "model.safetensors.index.json"}
@@ -252,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
 
         # Coverage for the loader's modules. instrument_imports() misses modules found through an
         # editable install's import hook, so instrument what is loaded instead.
-        import core.checkpoint  # noqa: F401
-        import core.checkpoint_writer  # noqa: F401
+        import llada_studio.core.checkpoint  # noqa: F401
+        import llada_studio.core.checkpoint_writer  # noqa: F401
 
         atheris.instrument_all()
     try:

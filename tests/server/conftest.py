@@ -16,13 +16,13 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from core.checkpoint_writer import random_checkpoint  # noqa: E402
-from core.events import CancelToken, GenerationResult, StepCallback, StepEvent  # noqa: E402
-from core.params import GenerationParams  # noqa: E402
-from core.server import Limits, create_app  # noqa: E402
-from core.server.app import ServerState  # noqa: E402
-from core.server.runner import BackgroundServer  # noqa: E402
-from core.session import Session  # noqa: E402
+from llada_studio.core.checkpoint_writer import random_checkpoint  # noqa: E402
+from llada_studio.core.events import CancelToken, GenerationResult, StepCallback, StepEvent  # noqa: E402
+from llada_studio.core.params import GenerationParams  # noqa: E402
+from llada_studio.core.server import Limits, create_app  # noqa: E402
+from llada_studio.core.server.app import ServerState  # noqa: E402
+from llada_studio.core.server.runner import BackgroundServer  # noqa: E402
+from llada_studio.core.session import Session  # noqa: E402
 
 CONTEXT = 256
 # Quick settings for the tiny model: 16 tokens in 2 blocks of 8, 16 steps, greedy.

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import httpx
 
-from core.server.runner import free_port
+from llada_studio.core.server.runner import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_serve_command_answers_and_stops_on_ctrl_c(server_model):
     port = free_port()
-    cmd = [sys.executable, "-m", "core.cli", "serve", "--model", str(server_model), "--port", str(port)]
+    cmd = [sys.executable, "-m", "llada_studio.core.cli", "serve", "--model", str(server_model), "--port", str(port)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         base = f"http://127.0.0.1:{port}/v1"

@@ -6,11 +6,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from core.cli import main
-from core.server.errors import APIError
-from core.server.schemas import CompletionRequest
-from core.server.security import BindError, check_bind, is_loopback
-from core.server.sse import SettledText, cut_at_stop
+from llada_studio.core.cli import main
+from llada_studio.core.server.errors import APIError
+from llada_studio.core.server.schemas import CompletionRequest
+from llada_studio.core.server.security import BindError, check_bind, is_loopback
+from llada_studio.core.server.sse import SettledText, cut_at_stop
 
 from .conftest import QUICK, serving
 

@@ -1,15 +1,15 @@
-"""core.server.client: the window's way to a remote engine gives the same events and result as
+"""llada_studio.core.server.client: the window's way to a remote engine gives the same events and result as
 a local generation, stops within a step, and reports the server's errors."""
 
 from __future__ import annotations
 
 import pytest
 
-from core.events import CancelToken
-from core.params import GenerationParams
-from core.server.client import RemoteClient, RemoteError
-from core.server.runner import free_port
-from core.session import MASK_PLACEHOLDER
+from llada_studio.core.events import CancelToken
+from llada_studio.core.params import GenerationParams
+from llada_studio.core.server.client import RemoteClient, RemoteError
+from llada_studio.core.server.runner import free_port
+from llada_studio.core.session import MASK_PLACEHOLDER
 
 from .conftest import serving, wait_for
 

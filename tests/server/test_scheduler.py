@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from core.params import GenerationParams
-from core.server.scheduler import Done, Failed, Job, QueueFull, Scheduler, SchedulerClosed, Step
+from llada_studio.core.params import GenerationParams
+from llada_studio.core.server.scheduler import Done, Failed, Job, QueueFull, Scheduler, SchedulerClosed, Step
 
 from .conftest import RecordingSession
 

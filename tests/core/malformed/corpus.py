@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from core.checkpoint_writer import random_checkpoint  # noqa: E402
+from llada_studio.core.checkpoint_writer import random_checkpoint  # noqa: E402
 
 ST = "model.safetensors"
 IDX = "model.safetensors.index.json"

@@ -29,10 +29,10 @@ from typing import Any
 
 import pytest
 
-from core.checkpoint import load_checkpoint
-from core.engine import cpp_engine_available, torch_available
-from core.errors import CheckpointError, NonFiniteLogitsError
-from core.params import GenerationParams
+from llada_studio.core.checkpoint import load_checkpoint
+from llada_studio.core.engine import cpp_engine_available, torch_available
+from llada_studio.core.errors import CheckpointError, NonFiniteLogitsError
+from llada_studio.core.params import GenerationParams
 
 _spec = importlib.util.spec_from_file_location("malformed_corpus", Path(__file__).with_name("corpus.py"))
 assert _spec and _spec.loader
@@ -79,7 +79,7 @@ def path_loader(folder: Path) -> None:
 
 def _session(engine: str) -> Callable[[Path], None]:
     def run(folder: Path) -> None:
-        from core.session import Session
+        from llada_studio.core.session import Session
 
         session = Session.open(folder, engine=engine, threads=1)
         session.generate_ids([[5, 6]], SMALL)
@@ -88,7 +88,7 @@ def _session(engine: str) -> Callable[[Path], None]:
 
 
 def path_seed(folder: Path) -> None:
-    from core.llada import LLaDAForCauslLM
+    from llada_studio.core.llada import LLaDAForCauslLM
 
     model = LLaDAForCauslLM(folder, threads=1)
     model.generate_with_cpp_model("hello", max_steps=4, gen_length=4, block_length=4)
@@ -96,7 +96,7 @@ def path_seed(folder: Path) -> None:
 
 def _cli(engine: str) -> Callable[[Path], None]:
     def run(folder: Path) -> None:
-        from core.cli import main
+        from llada_studio.core.cli import main
 
         args = ["generate", "--prompt-ids", "5,6", "--model", str(folder), "--steps", "4", "--gen-length", "4"]
         args += ["--block-length", "4", "--engine", engine, "--threads", "1", "--no-live"]

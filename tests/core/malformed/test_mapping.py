@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.checkpoint import load_checkpoint
-from core.checkpoint_writer import random_checkpoint
-from core.engine import cpp_engine_available, create_engine, torch_available
+from llada_studio.core.checkpoint import load_checkpoint
+from llada_studio.core.checkpoint_writer import random_checkpoint
+from llada_studio.core.engine import cpp_engine_available, create_engine, torch_available
 
 
 @pytest.fixture(scope="module")
