@@ -88,6 +88,9 @@ class Engine:
         params: GenerateParams,
         on_step: StepFn | None = None,
         is_cancelled: Callable[[], bool] | None = None,
+        answer_init: npt.NDArray[np.int64] | None = None,
+        given_is_prompt: npt.NDArray[np.bool_] | None = None,
+        start_step: int = 0,
     ) -> tuple[npt.NDArray[np.int64], bool, int]: ...
 
 def load_blas(path: str) -> str: ...

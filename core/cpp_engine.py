@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from . import _engine  # the compiled extension (csrc/); its types are in core/_engine.pyi
+from .answer_init import check_answer_init
 from .checkpoint import Checkpoint, layer_prefix
 from .errors import NonFiniteLogitsError
 from .events import CancelToken, GenerationResult, StepCallback, StepEvent
@@ -180,12 +181,21 @@ class CppEngine:
         params: GenerationParams,
         on_step: StepCallback | None = None,
         cancel: CancelToken | None = None,
+        *,
+        answer_init: np.ndarray | None = None,
+        given_is_prompt: np.ndarray | None = None,
+        start_step: int = 0,
     ) -> GenerationResult:
+        """answer_init, given_is_prompt, start_step: the generated region's starting content
+        (core/answer_init.py); the defaults are a fresh run."""
         params.validate()
         start = time.perf_counter()
         ids = np.ascontiguousarray(prompt_ids, dtype=np.int64)
         if ids.ndim != 2:
             raise ValueError(f"prompt_ids must be [B, P], got shape {ids.shape}")
+        init = check_answer_init(
+            answer_init, given_is_prompt, start_step, ids.shape[0], params.gen_length, self.ckpt.config.embedding_size
+        )
         mask = None if attention_mask is None else np.ascontiguousarray(attention_mask, dtype=bool)
         mask_id = self.ckpt.mask_id if params.mask_id is None else params.mask_id
         trajectory: list[StepEvent] = []
@@ -219,7 +229,9 @@ class CppEngine:
         cpp_params = generate_params(params, mask_id, self.ckpt.eos_id, self.ckpt.eot_id)
         is_cancelled = None if cancel is None else (lambda: cancel.cancelled)
         try:
-            canvas, cancelled, passes = self._engine.generate(ids, mask, cpp_params, deliver, is_cancelled)
+            canvas, cancelled, passes = self._engine.generate(
+                ids, mask, cpp_params, deliver, is_cancelled, init.answer, init.given_is_prompt, init.start_step
+            )
         except _engine.NonFiniteLogits as exc:  # (message, step) from csrc/bindings.cpp
             raise NonFiniteLogitsError.at_step(int(exc.args[1])) from None
         total = time.perf_counter() - start

@@ -196,9 +196,11 @@ class EngineHandle {
     return py::make_tuple(full, rows);
   }
 
-  // -> (canvas [B, P + gen_length] int64, cancelled, forward_passes)
+  // -> (canvas [B, P + gen_length] int64, cancelled, forward_passes). answer_init (B, gen_length)
+  // int ids, given_is_prompt (B, gen_length) bool, start_step >= 0: generate.h AnswerInit.
   py::tuple generate(const py::object& prompt_obj, const py::object& mask_obj, const GenerateParams& p,
-                     const py::object& on_step, const py::object& is_cancelled) {
+                     const py::object& on_step, const py::object& is_cancelled, const py::object& answer_obj,
+                     const py::object& given_obj, int start_step) {
     auto ids = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(prompt_obj);
     if (!ids || ids.ndim() != 2) throw std::invalid_argument("prompt_ids must be a 2-D integer array [B, P]");
     const ssize_t B = ids.shape(0), P = ids.shape(1);
@@ -207,6 +209,29 @@ class EngineHandle {
     check_ids(prompt);
     std::vector<uint8_t> mask = mask_of(mask_obj, B, P);
     check_ids({p.mask_id, p.eos_id, p.eot_id});  // they index the logits' columns
+    const ssize_t G = p.gen_length;
+    const std::string shape = "(" + std::to_string(B) + ", " + std::to_string(G) + ")";
+    std::vector<int64_t> answer;
+    if (!answer_obj.is_none()) {
+      auto a = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(answer_obj);
+      if (!a || a.ndim() != 2 || a.shape(0) != B || a.shape(1) != G)
+        throw std::invalid_argument("answer_init must be an integer array of shape (batch, gen_length) = " + shape);
+      answer.assign(a.data(), a.data() + B * G);
+      check_ids(answer, "answer_init");
+    }
+    std::vector<uint8_t> given;
+    if (!given_obj.is_none()) {
+      auto g = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(
+          py::module_::import("numpy").attr("asarray")(given_obj, "uint8"));
+      if (!g || g.ndim() != 2 || g.shape(0) != B || g.shape(1) != G)
+        throw std::invalid_argument("given_is_prompt must be a bool array of shape (batch, gen_length) = " + shape);
+      given.assign(g.data(), g.data() + B * G);
+    }
+    if (start_step < 0) throw std::invalid_argument("start_step must be >= 0, got " + std::to_string(start_step));
+    AnswerInit init;
+    init.answer = answer.empty() ? nullptr : answer.data();
+    init.given_is_prompt = given.empty() ? nullptr : given.data();
+    init.start_step = start_step;
 
     std::exception_ptr py_error;  // an exception raised by a Python callback, rethrown below
     StepCallback step_cb;
@@ -240,7 +265,7 @@ class EngineHandle {
       py::gil_scoped_release nogil;
       std::lock_guard<std::mutex> lock(mu_);
       res = llada::generate(w_, *pool_, kernel_, prompt.data(), mask.empty() ? nullptr : mask.data(), int(B),
-                            int(P), p, step_cb, cancel_cb);
+                            int(P), p, step_cb, cancel_cb, init);
     }
     if (py_error) std::rethrow_exception(py_error);
     if (res.nonfinite_step > 0) {
@@ -255,11 +280,11 @@ class EngineHandle {
   }
 
  private:
-  void check_ids(const std::vector<int64_t>& ids) const {
+  void check_ids(const std::vector<int64_t>& ids, const std::string& where = "") const {
     for (int64_t t : ids)
       if (t < 0 || t >= w_.cfg.vocab)
-        throw std::invalid_argument("token id " + std::to_string(t) + " is outside the vocabulary [0, " +
-                                    std::to_string(w_.cfg.vocab) + ")");
+        throw std::invalid_argument((where.empty() ? "" : where + ": ") + "token id " + std::to_string(t) +
+                                    " is outside the vocabulary [0, " + std::to_string(w_.cfg.vocab) + ")");
   }
 
   ModelWeights w_;
@@ -369,5 +394,6 @@ PYBIND11_MODULE(_engine, m) {
       .def("forward_cached", &EngineHandle::forward_cached, py::arg("first"), py::arg("input_ids"),
            py::arg("attention_mask"), py::arg("row_from"), py::arg("row_to"))
       .def("generate", &EngineHandle::generate, py::arg("prompt_ids"), py::arg("attention_mask"), py::arg("params"),
-           py::arg("on_step") = py::none(), py::arg("is_cancelled") = py::none());
+           py::arg("on_step") = py::none(), py::arg("is_cancelled") = py::none(),
+           py::arg("answer_init") = py::none(), py::arg("given_is_prompt") = py::none(), py::arg("start_step") = 0);
 }

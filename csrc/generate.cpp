@@ -40,28 +40,69 @@ void validate(const GenerateParams& p, int64_t vocab) {
 }
 }  // namespace
 
+std::vector<int> block_steps(int num_blocks, int steps_per_block, int start_step,
+                             const std::vector<bool>& block_masked) {
+  std::vector<int> out(static_cast<size_t>(num_blocks));
+  for (int k = 0; k < num_blocks; ++k) {
+    const int64_t done = std::clamp<int64_t>(int64_t(start_step) - int64_t(k) * steps_per_block, 0, steps_per_block);
+    int left = steps_per_block - int(done);
+    if (left == 0 && block_masked[size_t(k)]) left = steps_per_block;  // re-masked after its steps
+    out[size_t(k)] = left;
+  }
+  return out;
+}
+
 GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, const int64_t* prompt,
                         const uint8_t* prompt_mask, int B, int P, const GenerateParams& p,
-                        const StepCallback& on_step, const CancelCheck& cancelled) {
+                        const StepCallback& on_step, const CancelCheck& cancelled, const AnswerInit& init) {
   const int64_t V = w.cfg.vocab;
   validate(p, V);
+  if (init.start_step < 0) throw std::invalid_argument("start_step must be >= 0");
   const auto start = std::chrono::steady_clock::now();
   const int L = P + p.gen_length;
   const int num_blocks = p.gen_length / p.block_length;
   const int steps_per_block = p.steps / num_blocks;
   const bool cfg = p.cfg_scale > 0.0;
   const bool dynamic = p.decoding != Decoding::Fixed;
-  const int total_steps = dynamic ? p.gen_length : p.steps;
   const int rows = cfg ? 2 * B : B;  // conditional rows first, then unconditional
+  const int G = p.gen_length;
 
-  // Canvas x = [prompt | mask ...]; prompt_index = positions not mask at the start.
+  // Canvas x = [prompt | answer_init, or mask ...]; prompt_index = positions not mask at the
+  // start, less the given answer positions that given_is_prompt says are not prompt.
   GenerateResult res;
   std::vector<int64_t>& x = res.canvas;
   x.assign(size_t(B) * L, p.mask_id);
-  for (int b = 0; b < B; ++b)
+  for (int b = 0; b < B; ++b) {
     for (int i = 0; i < P; ++i) x[size_t(b) * L + i] = prompt[size_t(b) * P + i];
+    if (init.answer != nullptr)
+      for (int j = 0; j < G; ++j) x[size_t(b) * L + P + j] = init.answer[size_t(b) * G + j];
+  }
   std::vector<uint8_t> is_prompt(x.size());
   for (size_t i = 0; i < x.size(); ++i) is_prompt[i] = x[i] != p.mask_id;
+  if (init.given_is_prompt != nullptr)
+    for (int b = 0; b < B; ++b)
+      for (int j = 0; j < G; ++j)
+        if (!init.given_is_prompt[size_t(b) * G + j]) is_prompt[size_t(b) * L + P + j] = 0;
+
+  // Steps per block (fixed decoding) and the step count events report.
+  std::vector<bool> block_masked(size_t(num_blocks), false);
+  int most_masked = 0;  // the most masks any row holds
+  for (int b = 0; b < B; ++b) {
+    int row_masked = 0;
+    for (int j = 0; j < G; ++j) {
+      if (x[size_t(b) * L + P + j] != p.mask_id) continue;
+      ++row_masked;
+      block_masked[size_t(j / p.block_length)] = true;
+    }
+    most_masked = std::max(most_masked, row_masked);
+  }
+  const std::vector<int> plan = block_steps(num_blocks, steps_per_block, init.start_step, block_masked);
+  int total_steps = init.start_step;
+  if (dynamic) {
+    total_steps = std::max(p.gen_length, init.start_step + most_masked);
+  } else {
+    for (int k : plan) total_steps += k;
+  }
   std::vector<uint8_t> key_mask;
   if (prompt_mask != nullptr) {
     key_mask.assign(size_t(rows) * L, 1);
@@ -77,15 +118,18 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
   KVCache kv;
   const float cfg_factor = float(p.cfg_scale + 1.0);
 
-  int step = 0;
+  int step = init.start_step;  // global step number: the RNG streams are keyed by it
   bool stop = false;  // on_step returned false: a stop request, honoured before the next forward
   for (int block = 0; block < num_blocks; ++block) {
     const int b0 = P + block * p.block_length, b1 = b0 + p.block_length;
+    const int block_steps_left = plan[size_t(block)];
+    if (!dynamic && block_steps_left == 0) continue;  // done before start_step, nothing re-masked
+    // The transfer counts of the steps left: the tail of the uninterrupted schedule (issue 15).
     std::vector<std::vector<int>> schedule(static_cast<size_t>(B));
     for (int b = 0; b < B; ++b) {
       int masked = 0;
       for (int i = b0; i < b1; ++i) masked += x[size_t(b) * L + i] == p.mask_id;
-      schedule[size_t(b)] = num_transfer_tokens(masked, steps_per_block);
+      if (!dynamic) schedule[size_t(b)] = num_transfer_tokens(masked, block_steps_left);
     }
     auto block_done = [&] {
       for (int b = 0; b < B; ++b)
@@ -93,7 +137,7 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
           if (x[size_t(b) * L + j] == p.mask_id) return false;
       return true;
     };
-    for (int i = 0; dynamic ? !block_done() : i < steps_per_block; ++i) {
+    for (int i = 0; dynamic ? !block_done() : i < block_steps_left; ++i) {
       // The stop rule (generate.h): the one point where a stop request ends the run.
       if (stop || (cancelled && cancelled())) {
         res.cancelled = true;
@@ -197,7 +241,7 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
           ev.confidences[size_t(b)].push_back(pr.confidence);
         }
       }
-      res.steps_done = step;
+      res.steps_done = step - init.start_step;
       ev.elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (on_step && !on_step(ev)) stop = true;  // honoured before the next forward, if any
     }

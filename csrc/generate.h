@@ -41,8 +41,9 @@ struct GenerateParams {
 
 // What one step did, per batch row; positions relative to the start of the generated region.
 struct StepData {
-  int step = 0;  // 1 .. total_steps
-  int total_steps = 0;  // steps (fixed) or the most a run can take, gen_length (parallel)
+  int step = 0;         // 1 .. total_steps (from start_step + 1 when continuing)
+  int total_steps = 0;  // fixed: start_step + the steps its blocks run (steps for a fresh run);
+                        // parallel: the most a run can take, max(gen_length, start_step + masks)
   int block = 0;
   int num_blocks = 0;
   int forward_passes = 0;  // so far (a CFG pass counts once)
@@ -68,8 +69,8 @@ struct GenerateResult {
   // with logits_eos_inf the EOS column) is excluded: corrupt weights or config values. The
   // binding raises NonFiniteLogitsError naming the step.
   int nonfinite_step = 0;
-  int steps_done = 0;
-  int forward_passes = 0;
+  int steps_done = 0;      // steps delivered by this call (after AnswerInit::start_step)
+  int forward_passes = 0;  // by this call
 };
 
 // The k_i of each step: masked / steps each, the first masked % steps one more.
@@ -79,10 +80,31 @@ std::vector<int> num_transfer_tokens(int masked, int steps);
 // to commit: the leading run passing the rule, at least one while any is available.
 int parallel_count(const std::vector<double>& ranked, Decoding mode, double threshold, double factor);
 
+// The generated region's starting content (word constraints, infilling, edit and continue):
+// all optional; the defaults are a fresh run.
+struct AnswerInit {
+  // (B, gen_length): mask_id where the model writes; any other id is given and never changed.
+  const int64_t* answer = nullptr;
+  // (B, gen_length), 1 = this given position counts as prompt (masked in the unconditional CFG
+  // rows). nullptr: every given position does (the LLaDA demo's constraint rule).
+  const uint8_t* given_is_prompt = nullptr;
+  // Steps already done (continuing a run). Fixed decoding: block k gets steps_per_block -
+  // clamp(start_step - k*steps_per_block, 0, steps_per_block) steps, or all of them again when
+  // none are left but it holds masks; a block with no steps left and no masks is skipped. Step
+  // numbers (and so the RNG streams) continue from start_step. Dynamic decoding: every block
+  // runs until it holds no mask. With start_step 0 every block runs all its steps, as always.
+  int start_step = 0;
+};
+
+// Steps each block runs under fixed decoding for this init (block_masked[k]: any row holds a
+// mask in block k): the rule of AnswerInit::start_step.
+std::vector<int> block_steps(int num_blocks, int steps_per_block, int start_step,
+                             const std::vector<bool>& block_masked);
+
 // prompt (B, P) left-padded; prompt_mask (B, P) 1 = real token, or nullptr.
 // Throws std::invalid_argument for inconsistent params.
 GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, const int64_t* prompt,
                         const uint8_t* prompt_mask, int B, int P, const GenerateParams& params,
-                        const StepCallback& on_step, const CancelCheck& cancelled);
+                        const StepCallback& on_step, const CancelCheck& cancelled, const AnswerInit& init = {});
 
 }  // namespace llada

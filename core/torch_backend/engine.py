@@ -7,6 +7,7 @@ import time
 import numpy as np
 import torch
 
+from ..answer_init import check_answer_init
 from ..checkpoint import Checkpoint
 from ..errors import EngineUnavailableError
 from ..events import CancelToken, GenerationResult, StepCallback
@@ -59,9 +60,23 @@ class TorchEngine:
         params: GenerationParams,
         on_step: StepCallback | None = None,
         cancel: CancelToken | None = None,
+        *,
+        answer_init: np.ndarray | None = None,
+        given_is_prompt: np.ndarray | None = None,
+        start_step: int = 0,
     ) -> GenerationResult:
+        """answer_init, given_is_prompt, start_step: the generated region's starting content
+        (core/answer_init.py); the defaults are a fresh run."""
         start = time.perf_counter()
         x = torch.as_tensor(np.asarray(prompt_ids, dtype=np.int64), device=self.device)
+        if x.ndim != 2:
+            raise ValueError(f"prompt_ids must be [B, P], got shape {tuple(x.shape)}")
+        params.validate()
+        init = check_answer_init(
+            answer_init, given_is_prompt, start_step, x.shape[0], params.gen_length, self.ckpt.config.embedding_size
+        )
+        answer = None if init.answer is None else torch.as_tensor(init.answer, device=self.device)
+        given = None if init.given_is_prompt is None else torch.as_tensor(init.given_is_prompt, device=self.device)
         mask = (
             None
             if attention_mask is None
@@ -84,6 +99,9 @@ class TorchEngine:
             self.ckpt.eot_id,
             on_step,
             cancel,
+            answer,
+            given,
+            init.start_step,
         )
         total = time.perf_counter() - start
         P = x.shape[1]

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from ..answer_init import block_steps
 from ..errors import NonFiniteLogitsError
 from ..events import CancelToken, StepCallback, StepEvent
 from ..params import GenerationParams
@@ -222,24 +223,43 @@ def generate(
     eot_id: int,
     on_step: StepCallback | None = None,
     cancel: CancelToken | None = None,
+    answer_init: torch.Tensor | None = None,
+    given_is_prompt: torch.Tensor | None = None,
+    start_step: int = 0,
 ) -> tuple[torch.Tensor, list[StepEvent], bool]:
-    """Run the sampler. Returns (canvas [B, P + gen_length], trajectory, cancelled)."""
+    """Run the sampler. Returns (canvas [B, P + gen_length], trajectory, cancelled).
+
+    answer_init (B, gen_length) long, given_is_prompt (B, gen_length) bool, start_step: the
+    generated region's starting content (core/answer_init.py; csrc/generate.h AnswerInit)."""
     params.validate()
     B, P = prompt_ids.shape
     device = prompt_ids.device
     generator = noise_generator(prompt_ids.device, params.seed)
-    x = torch.cat([prompt_ids, torch.full((B, params.gen_length), mask_id, dtype=torch.long, device=device)], dim=1)
+    answer = torch.full((B, params.gen_length), mask_id, dtype=torch.long, device=device)
+    if answer_init is not None:
+        answer = answer_init.to(device=device, dtype=torch.long)
+    x = torch.cat([prompt_ids, answer], dim=1)
     if attention_mask is not None:
         attention_mask = torch.cat(
             [attention_mask.bool(), torch.ones((B, params.gen_length), dtype=torch.bool, device=device)], dim=1
         )
     prompt_index = x != mask_id
+    if given_is_prompt is not None:  # given answer positions that are not prompt under CFG
+        prompt_index[:, P:] &= given_is_prompt.to(device=device, dtype=torch.bool)
     forward = _Forward(model, params, prompt_index, mask_id, attention_mask)
     num_blocks, steps_per_block = params.num_blocks, params.steps_per_block
+    answer_masked = (answer == mask_id).cpu()
+    block_masked = [bool(answer_masked[:, k * params.block_length : (k + 1) * params.block_length].any())
+                    for k in range(num_blocks)]  # fmt: skip
+    plan = block_steps(num_blocks, steps_per_block, start_step, block_masked)
+    if params.dynamic_steps:
+        total_steps = max(params.gen_length, start_step + int(answer_masked.sum(dim=1).max()))
+    else:
+        total_steps = start_step + sum(plan)
     trajectory: list[StepEvent] = []
     start = time.perf_counter()
     forward_passes = 0
-    step = 0
+    step = start_step  # global step number (the C++ engine keys its random streams by it)
     # The stop rule (the same in csrc/generate.h): a stop is requested by the CancelToken or by
     # on_step returning False. It is honoured at one point only, before the next forward pass: the
     # run then ends with cancelled = True, the canvas as the last delivered step left it and the
@@ -249,15 +269,19 @@ def generate(
     for block in range(num_blocks):
         b0 = P + block * params.block_length
         b1 = b0 + params.block_length
+        left = plan[block]
+        if not params.dynamic_steps and left == 0:
+            continue  # done before start_step and nothing re-masked
         masked_per_row = (x[:, b0:b1] == mask_id).sum(dim=1).tolist()
-        schedule = torch.tensor([num_transfer_tokens(m, steps_per_block) for m in masked_per_row])
+        # The transfer counts of the steps left: the tail of the uninterrupted schedule.
+        schedule = torch.tensor([num_transfer_tokens(m, max(left, 1)) for m in masked_per_row])
         i = 0
         while True:
             still_masked = x[:, b0:b1] == mask_id
             if params.dynamic_steps:
                 if not still_masked.any():
                     break
-            elif i == steps_per_block:
+            elif i == left:
                 break
             if stop or (cancel is not None and cancel.cancelled):  # the stop rule, above
                 return x, trajectory, True
@@ -293,7 +317,7 @@ def generate(
             positions, tokens, confidences = _step_lists(chosen, x0, conf, b0 - P)
             event = StepEvent(
                 step=step,
-                total_steps=params.step_budget,
+                total_steps=total_steps,
                 block=block,
                 num_blocks=num_blocks,
                 positions=positions,
