@@ -37,11 +37,6 @@ class ModelConfig:
     def head_dim(self) -> int:
         return self.d_model // self.n_heads
 
-    @property
-    def logits_size(self) -> int:
-        """Columns of the logits: the embedding table's rows (LLaDA pads vocab to it)."""
-        return self.embedding_size
-
     def to_json(self) -> dict[str, Any]:
         """The LLaDA `config.json` this config corresponds to."""
         data = asdict(self)
