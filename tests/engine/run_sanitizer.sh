@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Build the engine with AddressSanitizer + UndefinedBehaviorSanitizer (CMake preset "asan") and
 # run the engine tests against that build. Exits non-zero on any test failure or sanitizer report.
+# Then the malformed-input cases that reach C++ (issue 17): the corpus through Session, the seed API
+# and the CLI on the C++ engine, the read-only-weights run, non-finite logits and the seed API's
+# refusals (23 tests, about 10 s under the sanitizers on 2 cores).
 # Usage: bash tests/engine/run_sanitizer.sh [extra pytest args]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -39,3 +42,9 @@ PYTHONPATH="$overlay${PYTHONPATH:+:$PYTHONPATH}" LD_PRELOAD="$preload" \
   "$py" -c "import llada_studio.core._engine as e, sys; assert '$overlay' in e.__file__, e.__file__"
 PYTHONPATH="$overlay${PYTHONPATH:+:$PYTHONPATH}" LD_PRELOAD="$preload" \
   "$py" -m pytest -q -p no:cacheprovider -p no:qt --rootdir="$root" "$root/tests/engine" "$@"
+# The malformed-input cases that reach the C++ engine (the torch and loader-only paths are not
+# selected: they never call into the sanitized build).
+PYTHONPATH="$overlay${PYTHONPATH:+:$PYTHONPATH}" LD_PRELOAD="$preload" \
+  "$py" -m pytest -q -p no:cacheprovider -p no:qt --rootdir="$root" "$root/tests/core/malformed" \
+  "$root/tests/core/test_malformed_nonfinite.py" "$root/tests/core/test_malformed_seed_api.py" \
+  -k "(cpp or seed) and not torch" "$@"
