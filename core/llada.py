@@ -25,7 +25,7 @@ import argparse
 import enum
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -75,18 +75,13 @@ class InferTask:
     output: list[int] = field(default_factory=list)
 
     def params(self) -> GenerationParams:
-        return GenerationParams(
-            max_steps=self.max_steps,
-            gen_length=self.gen_length,
-            block_length=self.block_length,
-            temperature=self.temperature,
-            cfg_scale=self.cfg_scale,
-            remasking=self.remasking,
-            mask_id=self.mask_id,
-            logits_eos_inf=self.logits_eos_inf,
-            confidence_eos_eot_inf=self.confidence_eos_eot_inf,
-            seed=self.seed,
-        )
+        """The task's sampling settings: each of its fields that GenerationParams declares under
+        the same name (the seed's fields are a subset; a new parameter needs nothing here)."""
+        shared = {f.name: getattr(self, f.name) for f in fields(self) if f.name in _PARAM_NAMES}
+        return GenerationParams(**shared)
+
+
+_PARAM_NAMES = frozenset(f.name for f in fields(GenerationParams))
 
 
 class LLaDABatchedTask:

@@ -106,3 +106,17 @@ def test_module_runs_example_cases(tiny_model, capsys):
     assert main(["--model", str(tiny_model)]) == 0
     out = capsys.readouterr().out
     assert "== basic generate() (generate) ==" in out and out.count("->") >= 1
+
+
+def test_every_sampling_field_of_infer_task_reaches_generation_params() -> None:
+    """InferTask.params() copies fields by name: a field GenerationParams lacks would be dropped."""
+    from dataclasses import fields
+
+    from llada_studio.core.llada import _PARAM_NAMES, InferTask
+
+    task_only = {"id", "tokens", "output"}
+    sampling = {f.name for f in fields(InferTask)} - task_only
+    assert sampling <= _PARAM_NAMES, sampling - _PARAM_NAMES
+    task = InferTask(id=0, tokens=[1], max_steps=8, gen_length=8, block_length=4, temperature=0.5, seed=3)
+    p = task.params()
+    assert (p.max_steps, p.gen_length, p.block_length, p.temperature, p.seed) == (8, 8, 4, 0.5, 3)
