@@ -37,6 +37,12 @@ class TorchEngine:
             # Weight-read-bound row passes of the block cache: one q/k/v product (not on the
             # CPU, where the weights are views of the memory-mapped file and would be copied).
             self.model.fuse_qkv()
+            # The process's one-time CUDA costs (cuBLAS, kernel loads, allocator, first capture)
+            # at load, not in the user's first generation (cuda_graphs.warm_up; LLADA_CUDA_WARMUP=0: off).
+            from .cuda_graphs import warm_up, warm_up_requested
+
+            if warm_up_requested():
+                warm_up(self.model, ckpt.mask_id, ckpt.eos_id, ckpt.eot_id)
 
     def _run(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         logits: torch.Tensor = self.model(x, mask)
