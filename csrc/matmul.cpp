@@ -168,7 +168,8 @@ void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, cons
   const int64_t n_panels = int64_t(panels.size());
   int64_t m_blocks = 1;
   if (n_panels < 2 * threads) m_blocks = std::min<int64_t>((2 * threads + n_panels - 1) / n_panels, std::max<int64_t>(1, M / 32));
-  const int64_t mb = (M + m_blocks - 1) / m_blocks;
+  int64_t mb = (M + m_blocks - 1) / m_blocks;
+  if (xq != nullptr) mb = (mb + 15) / 16 * 16;  // whole row groups of the quantized kernels (8 or 16 rows)
   const Panel* pl = panels.data();
 
   pool.run(n_panels * m_blocks, [&](int64_t task, int) {

@@ -9,6 +9,8 @@
 #if defined(__x86_64__) || defined(__i386__)
 #define LLADA_X86 1
 #include <immintrin.h>
+// GCC 12's own _mm512_cvtepi32_ps reads an "undefined" register it declares: a false warning.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
 namespace llada {
@@ -31,11 +33,11 @@ inline float f16_at(const uint8_t* p) {
   return f16_to_f32(h);
 }
 
-// A weight row in the common form every kernel reads.
+// dequantize's form of a weight row (value = q * sv - m32, each factor as ggml multiplies it, so
+// the values equal gguf's dequantize bit for bit).
 struct Unpacked {
   int8_t* q;       // (K)    values, |q| <= 32 (K-quants, Q4_0) or 127 (Q8_0)
-  float* sv;       // (K/4)  the scale of each group of 4 values (one per int32 lane)
-  int32_t* corr;   // (K/4)  -128 * the sum of each group of 4 (vpdpbusd's +128 offset undone)
+  float* sv;       // (K/4)  the scale of each group of 4 values
   float* m32;      // (K/32) subtracted offset of each block of 32 (Q4_K's minimums)
   bool has_min;
 };
@@ -43,15 +45,13 @@ struct Unpacked {
 struct RowBuffers {
   std::vector<int8_t> q;
   std::vector<float> sv, m32;
-  std::vector<int32_t> corr;
   Unpacked get(int64_t K) {
     if (int64_t(q.size()) < K) {
       q.resize(size_t(K) + 64);
       sv.resize(size_t(K / 4) + 16);
-      corr.resize(size_t(K / 4) + 16);
       m32.resize(size_t(K / 32) + 2);
     }
-    return {q.data(), sv.data(), corr.data(), m32.data(), false};
+    return {q.data(), sv.data(), m32.data(), false};
   }
 };
 
@@ -134,140 +134,333 @@ void unpack_row(DType dt, const uint8_t* row, int64_t K, Unpacked& u) {
       break;
     default: throw std::invalid_argument("not a quantized dtype");
   }
-  for (int64_t g = 0; g < K / 4; ++g)
-    u.corr[g] = -128 * (int32_t(u.q[4 * g]) + u.q[4 * g + 1] + u.q[4 * g + 2] + u.q[4 * g + 3]);
 }
 
-// ---- kernels: Y[m] for X rows [m0, m1) against one unpacked weight row -----------------------
-using RowsFn = void (*)(const Unpacked& w, const QuantizedRows& x, int64_t m0, int64_t m1, int64_t K, float* y,
-                        int64_t ldy, bool acc);
+// ---- products -------------------------------------------------------------------------------
+// A tile of kNC weight rows unpacked over kKC columns: int16 values, an f32 scale per block of 32
+// (value = s * q, Q6_K's int8 sub-block scales folded into q) and Q4_K's minimum per block
+// (value = s * q - m).
+constexpr int kKC = 1024;  // columns per unpacked chunk (a multiple of 256)
+constexpr int kNC = 8;     // weight rows per tile
+constexpr float kQMax = 16383.0f;  // |x q| <= 2^14 - 1: Q6_K's folded |q| <= 4096 x 32 values fit int32
 
-inline float min_term(const Unpacked& w, const QuantizedRows& x, int64_t m, int64_t K) {
-  if (!w.has_min) return 0.0f;
-  const float* ds = x.dsum + m * (K / 32);
-  float s = 0.0f;
-  for (int64_t b = 0; b < K / 32; ++b) s += w.m32[b] * ds[b];
-  return s;
+struct WTile {
+  alignas(64) int16_t q[kNC * kKC];
+  float s[kNC * (kKC / 32)];
+  float m[kNC * (kKC / 32)];
+};
+
+using UnpackFn = void (*)(DType dt, const uint8_t* row, int64_t k0, int64_t kc, int16_t* q, float* s, float* mn);
+
+void unpack_scalar(DType dt, const uint8_t* row, int64_t k0, int64_t kc, int16_t* q, float* s, float* mn) {
+  const int64_t nb = kc / 32;
+  switch (dt) {
+    case DType::Q8_0:
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* p = row + (k0 / 32 + b) * 34;
+        s[b] = f16_at(p), mn[b] = 0.0f;
+        for (int i = 0; i < 32; ++i) q[32 * b + i] = int8_t(p[2 + i]);
+      }
+      break;
+    case DType::Q4_0:
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* p = row + (k0 / 32 + b) * 18;
+        s[b] = f16_at(p), mn[b] = 0.0f;
+        for (int j = 0; j < 16; ++j) {
+          q[32 * b + j] = int16_t((p[2 + j] & 0xF) - 8);
+          q[32 * b + j + 16] = int16_t((p[2 + j] >> 4) - 8);
+        }
+      }
+      break;
+    case DType::Q4_K:
+      for (int64_t sb = 0; sb < kc / 256; ++sb) {
+        const uint8_t* p = row + (k0 / 256 + sb) * 144;
+        const float d = f16_at(p), dmin = f16_at(p + 2);
+        const uint8_t* qs = p + 16;
+        for (int j = 0; j < 4; ++j) {
+          int sc1, m1, sc2, m2;
+          scale_min_k4(2 * j, p + 4, sc1, m1);
+          scale_min_k4(2 * j + 1, p + 4, sc2, m2);
+          const int64_t base = 256 * sb + 64 * j;
+          for (int l = 0; l < 32; ++l) {
+            q[base + l] = int16_t(qs[32 * j + l] & 0xF);
+            q[base + 32 + l] = int16_t(qs[32 * j + l] >> 4);
+          }
+          s[base / 32] = d * float(sc1), mn[base / 32] = dmin * float(m1);
+          s[base / 32 + 1] = d * float(sc2), mn[base / 32 + 1] = dmin * float(m2);
+        }
+      }
+      break;
+    case DType::Q6_K:
+      for (int64_t sb = 0; sb < kc / 256; ++sb) {
+        const uint8_t* p = row + (k0 / 256 + sb) * 210;
+        const uint8_t* ql = p;
+        const uint8_t* qh = p + 128;
+        const int8_t* sc = reinterpret_cast<const int8_t*>(p + 192);
+        const float d = f16_at(p + 208);
+        for (int half = 0; half < 2; ++half, ql += 64, qh += 32, sc += 8) {
+          int16_t* o = q + 256 * sb + 128 * half;
+          for (int l = 0; l < 32; ++l) {
+            const int is = l / 16;
+            o[l] = int16_t(sc[is] * (((ql[l] & 0xF) | ((qh[l] & 3) << 4)) - 32));
+            o[l + 32] = int16_t(sc[is + 2] * (((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32));
+            o[l + 64] = int16_t(sc[is + 4] * (((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32));
+            o[l + 96] = int16_t(sc[is + 6] * (((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32));
+          }
+        }
+        for (int b = 0; b < 8; ++b) s[8 * sb + b] = d, mn[8 * sb + b] = 0.0f;
+      }
+      break;
+    default: throw std::invalid_argument("not a quantized dtype");
+  }
 }
 
-void rows_scalar(const Unpacked& w, const QuantizedRows& x, int64_t m0, int64_t m1, int64_t K, float* y, int64_t ldy,
-                 bool acc) {
-  for (int64_t m = m0; m < m1; ++m) {
-    const int8_t* xq = x.q + m * K;
-    const float* d4 = x.d4 + m * (K / 4);
-    float s = 0.0f;
-    for (int64_t g = 0; g < K / 4; ++g) {
-      int32_t dot = 0;
-      for (int i = 0; i < 4; ++i) dot += int32_t(w.q[4 * g + i]) * xq[4 * g + i];
-      s += float(dot) * (w.sv[g] * d4[g]);
+// One group of G rows packed with J pair slots (QuantizedRows): t[c * ldt + r] += the chunk's nb
+// blocks of row r . weight row c of the tile (c < kNC, r < G).
+using GroupFn = void (*)(int G, int J, const int32_t* xp, const float* dx, const float* xs, int64_t nb,
+                         const WTile& w, bool has_min, float* t, int64_t ldt);
+
+void group_scalar(int G, int J, const int32_t* xp, const float* dx, const float* xs, int64_t nb, const WTile& w,
+                  bool has_min, float* t, int64_t ldt) {
+  const int L = G * J;
+  for (int c = 0; c < kNC; ++c) {
+    const int16_t* wq = w.q + c * kKC;
+    for (int r = 0; r < G; ++r) {
+      float acc = 0.0f;
+      for (int64_t b = 0; b < nb; ++b) {
+        int32_t s = 0;
+        for (int i = 0; i < 16; ++i) {  // pair i of the block
+          const uint32_t v = uint32_t(xp[(16 / J * b + i / J) * L + r * J + i % J]);
+          s += int32_t(int16_t(v & 0xFFFF)) * wq[32 * b + 2 * i] + int32_t(int16_t(v >> 16)) * wq[32 * b + 2 * i + 1];
+        }
+        acc += float(s) * (dx[b * L + r * J] * w.s[c * (kKC / 32) + b]);
+        if (has_min) acc -= xs[b * L + r * J] * w.m[c * (kKC / 32) + b];
+      }
+      t[c * ldt + r] += acc;
     }
-    s -= min_term(w, x, m, K);
-    y[m * ldy] = acc ? y[m * ldy] + s : s;
   }
 }
 
 #ifdef LLADA_X86
-__attribute__((target("avx2,fma"))) inline float hsum256(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
+#define LLADA_T2 "avx2,fma,f16c"
+#define LLADA_T512 "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
+
+__attribute__((target(LLADA_T2))) void unpack_avx2(DType dt, const uint8_t* row, int64_t k0, int64_t kc, int16_t* q,
+                                                 float* s, float* mn) {
+  const int64_t nb = kc / 32;
+  const __m128i m4 = _mm_set1_epi8(0x0F), e8 = _mm_set1_epi8(8);
+  const __m256i M4 = _mm256_set1_epi8(0x0F), M30 = _mm256_set1_epi8(0x30), E32 = _mm256_set1_epi8(32);
+#define st(o, v) _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), v)
+#define lo128(v) _mm256_castsi256_si128(v)
+#define hi128(v) _mm256_extracti128_si256(v, 1)
+  switch (dt) {
+    case DType::Q8_0:
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* p = row + (k0 / 32 + b) * 34;
+        s[b] = f16_at(p), mn[b] = 0.0f;
+        st(q + 32 * b, _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2))));
+        st(q + 32 * b + 16, _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 18))));
+      }
+      break;
+    case DType::Q4_0:
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* p = row + (k0 / 32 + b) * 18;
+        s[b] = f16_at(p), mn[b] = 0.0f;
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2));
+        st(q + 32 * b, _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_and_si128(v, m4), e8)));
+        st(q + 32 * b + 16, _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(v, 4), m4), e8)));
+      }
+      break;
+    case DType::Q4_K:
+      for (int64_t sb = 0; sb < kc / 256; ++sb) {
+        const uint8_t* p = row + (k0 / 256 + sb) * 144;
+        const float d = f16_at(p), dmin = f16_at(p + 2);
+        for (int j = 0; j < 4; ++j) {
+          int sc1, m1, sc2, m2;
+          scale_min_k4(2 * j, p + 4, sc1, m1);
+          scale_min_k4(2 * j + 1, p + 4, sc2, m2);
+          const int64_t base = 256 * sb + 64 * j;
+          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 16 + 32 * j));
+          const __m256i lo = _mm256_and_si256(v, M4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), M4);
+          st(q + base, _mm256_cvtepu8_epi16(lo128(lo)));
+          st(q + base + 16, _mm256_cvtepu8_epi16(hi128(lo)));
+          st(q + base + 32, _mm256_cvtepu8_epi16(lo128(hi)));
+          st(q + base + 48, _mm256_cvtepu8_epi16(hi128(hi)));
+          s[base / 32] = d * float(sc1), mn[base / 32] = dmin * float(m1);
+          s[base / 32 + 1] = d * float(sc2), mn[base / 32 + 1] = dmin * float(m2);
+        }
+      }
+      break;
+    case DType::Q6_K:
+      for (int64_t sb = 0; sb < kc / 256; ++sb) {
+        const uint8_t* p = row + (k0 / 256 + sb) * 210;
+        const int8_t* sc = reinterpret_cast<const int8_t*>(p + 192);
+        const float d = f16_at(p + 208);
+        for (int half = 0; half < 2; ++half) {
+          const uint8_t* ql = p + 64 * half;
+          const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+          const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+          const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 128 + 32 * half));
+          __m256i v[4];
+          v[0] = _mm256_or_si256(_mm256_and_si256(a, M4), _mm256_and_si256(_mm256_slli_epi16(h, 4), M30));
+          v[1] = _mm256_or_si256(_mm256_and_si256(b, M4), _mm256_and_si256(_mm256_slli_epi16(h, 2), M30));
+          v[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), M4), _mm256_and_si256(h, M30));
+          v[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), M4),
+                                 _mm256_and_si256(_mm256_srli_epi16(h, 2), M30));
+          int16_t* o = q + 256 * sb + 128 * half;
+          const int8_t* g = sc + 8 * half;
+          for (int t = 0; t < 4; ++t) {
+            const __m256i w = _mm256_sub_epi8(v[t], E32);
+            st(o + 32 * t, _mm256_mullo_epi16(_mm256_cvtepi8_epi16(lo128(w)), _mm256_set1_epi16(g[2 * t])));
+            st(o + 32 * t + 16, _mm256_mullo_epi16(_mm256_cvtepi8_epi16(hi128(w)), _mm256_set1_epi16(g[2 * t + 1])));
+          }
+        }
+        for (int b = 0; b < 8; ++b) s[8 * sb + b] = d, mn[8 * sb + b] = 0.0f;
+      }
+      break;
+    default: throw std::invalid_argument("not a quantized dtype");
+  }
+#undef st
+#undef lo128
+#undef hi128
 }
 
-// vpmaddubsw needs one unsigned operand: |w| against x carrying w's sign (both within 127, so
-// the pairwise i16 sums cannot saturate), then vpmaddwd with ones to i32 lanes of 4 values.
-template <int MR>
-__attribute__((target("avx2,fma"), always_inline)) inline void rows_avx2_mr(const Unpacked& w, const QuantizedRows& x,
-                                                                         int64_t m, int64_t K, float* y, int64_t ldy,
-                                                                         bool acc) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256 c[MR];
-  for (int r = 0; r < MR; ++r) c[r] = _mm256_setzero_ps();
-  for (int64_t k = 0; k < K; k += 32) {
-    const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.q + k));
-    const __m256i wa = _mm256_sign_epi8(wq, wq);
-    const __m256 sv = _mm256_loadu_ps(w.sv + k / 4);
-    for (int r = 0; r < MR; ++r) {
-      const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + (m + r) * K + k));
-      const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(wa, _mm256_sign_epi8(xq, wq)), ones);
-      const __m256 sc = _mm256_mul_ps(sv, _mm256_loadu_ps(x.d4 + (m + r) * (K / 4) + k / 4));
-      c[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), sc, c[r]);
+inline int32_t pair_at(const int16_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// AVX2: vpmaddwd (x pair . w pair per 32-bit lane) + vpaddd, 8 rows per group.
+__attribute__((target(LLADA_T2))) void group_avx2(int, int, const int32_t* xp, const float* dx, const float* xs, int64_t nb,
+                                                const WTile& w, bool has_min, float* t, int64_t ldt) {
+  __m256 acc[kNC];
+  for (int c = 0; c < kNC; ++c) acc[c] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    __m256i s[kNC];
+    for (int c = 0; c < kNC; ++c) s[c] = _mm256_setzero_si256();
+    const int32_t* xb = xp + 16 * 8 * b;
+#pragma GCC unroll 16
+    for (int p = 0; p < 16; ++p) {
+      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 8 * p));
+#pragma GCC unroll 8
+      for (int c = 0; c < kNC; ++c)
+        s[c] = _mm256_add_epi32(
+            s[c], _mm256_madd_epi16(xv, _mm256_set1_epi32(pair_at(w.q + c * kKC + 32 * b + 2 * p))));
+    }
+    const __m256 d = _mm256_loadu_ps(dx + 8 * b);
+    for (int c = 0; c < kNC; ++c)
+      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[c]), _mm256_mul_ps(d, _mm256_set1_ps(w.s[c * (kKC / 32) + b])),
+                               acc[c]);
+    if (has_min) {
+      const __m256 x = _mm256_loadu_ps(xs + 8 * b);
+      for (int c = 0; c < kNC; ++c) acc[c] = _mm256_fnmadd_ps(x, _mm256_set1_ps(w.m[c * (kKC / 32) + b]), acc[c]);
     }
   }
-  for (int r = 0; r < MR; ++r) {
-    const float s = hsum256(c[r]) - min_term(w, x, m + r, K);
-    float* o = y + (m + r) * ldy;
-    *o = acc ? *o + s : s;
+  for (int c = 0; c < kNC; ++c) _mm256_storeu_ps(t + c * ldt, _mm256_add_ps(_mm256_loadu_ps(t + c * ldt), acc[c]));
+}
+
+// AVX512-VNNI: vpdpwssd multiplies 16 lanes of x pairs by weight pairs and adds into int32
+// lanes. Lane r * J + j holds pair p * J + j of row r: G rows x J pair slots = 16 lanes (G = 16,
+// J = 1 for more than 8 rows; 8 x 2, 4 x 4, 2 x 8, 1 x 16 for fewer), the J weight pairs
+// broadcast from memory in one load, so a vpdpwssd always does 32 multiply-adds.
+template <int J>
+__attribute__((target(LLADA_T512), always_inline)) inline __m512i bcast_pairs(const int16_t* w) {
+  if constexpr (J == 1) {
+    return _mm512_set1_epi32(pair_at(w));
+  } else if constexpr (J == 2) {
+    int64_t v;
+    std::memcpy(&v, w, 8);
+    return _mm512_set1_epi64(v);
+  } else if constexpr (J == 4) {
+    return _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w)));
+  } else if constexpr (J == 8) {
+    return _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)));
+  } else {
+    return _mm512_loadu_si512(w);
   }
 }
 
-__attribute__((target("avx2,fma"))) void rows_avx2(const Unpacked& w, const QuantizedRows& x, int64_t m0, int64_t m1,
-                                                  int64_t K, float* y, int64_t ldy, bool acc) {
-  int64_t m = m0;
-  for (; m + 4 <= m1; m += 4) rows_avx2_mr<4>(w, x, m, K, y, ldy, acc);
-  for (; m < m1; ++m) rows_avx2_mr<1>(w, x, m, K, y, ldy, acc);
-}
-
-// vpdpbusd: (x + 128) as u8 times w as s8, summed per 4 into i32 lanes that start at
-// -128 * sum(w) (precomputed per row): exactly sum(x * w), 64 values per instruction.
-template <int MR>
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma"), always_inline)) inline void rows_vnni_mr(
-    const Unpacked& w, const QuantizedRows& x, int64_t m, int64_t K, float* y, int64_t ldy, bool acc) {
-  __m512 c[MR];
-  for (int r = 0; r < MR; ++r) c[r] = _mm512_setzero_ps();
-  int64_t k = 0;
-  for (; k + 64 <= K; k += 64) {
-    const __m512i wq = _mm512_loadu_si512(w.q + k);
-    const __m512i corr = _mm512_loadu_si512(w.corr + k / 4);
-    const __m512 sv = _mm512_loadu_ps(w.sv + k / 4);
-    for (int r = 0; r < MR; ++r) {
-      const __m512i xu = _mm512_loadu_si512(x.u + (m + r) * K + k);
-      const __m512i p = _mm512_dpbusd_epi32(corr, xu, wq);
-      const __m512 sc = _mm512_mul_ps(sv, _mm512_loadu_ps(x.d4 + (m + r) * (K / 4) + k / 4));
-      c[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, c[r]);
+template <int J, bool MIN>
+__attribute__((target(LLADA_T512))) void group_vnni_t(const int32_t* xp, const float* dx, const float* xs, int64_t nb,
+                                                    const WTile& w, float* t, int64_t ldt) {
+  constexpr int G = 16 / J;
+  __m512 acc[kNC];
+  for (int c = 0; c < kNC; ++c) acc[c] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i s[kNC];
+    for (int c = 0; c < kNC; ++c) s[c] = _mm512_setzero_si512();
+    const int32_t* xb = xp + 16 * 16 / J * b;
+    const int16_t* wb = w.q + 32 * b;
+#pragma GCC unroll 16
+    for (int p = 0; p < 16 / J; ++p) {
+      const __m512i xv = _mm512_loadu_si512(xb + 16 * p);
+#pragma GCC unroll 8
+      for (int c = 0; c < kNC; ++c) s[c] = _mm512_dpwssd_epi32(s[c], xv, bcast_pairs<J>(wb + c * kKC + 2 * J * p));
+    }
+    const __m512 d = _mm512_loadu_ps(dx + 16 * b);
+    for (int c = 0; c < kNC; ++c)
+      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[c]), _mm512_mul_ps(d, _mm512_set1_ps(w.s[c * (kKC / 32) + b])),
+                               acc[c]);
+    if constexpr (MIN) {
+      const __m512 x = _mm512_loadu_ps(xs + 16 * b);
+      for (int c = 0; c < kNC; ++c) acc[c] = _mm512_fnmadd_ps(x, _mm512_set1_ps(w.m[c * (kKC / 32) + b]), acc[c]);
     }
   }
-  float tail[MR] = {};
-  if (k < K) {  // one block of 32 left
-    const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.q + k));
-    const __m256i corr = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.corr + k / 4));
-    const __m256 sv = _mm256_loadu_ps(w.sv + k / 4);
-    for (int r = 0; r < MR; ++r) {
-      const __m256i xu = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.u + (m + r) * K + k));
-      const __m256i p = _mm256_dpbusd_epi32(corr, xu, wq);
-      const __m256 sc = _mm256_mul_ps(sv, _mm256_loadu_ps(x.d4 + (m + r) * (K / 4) + k / 4));
-      tail[r] = hsum256(_mm256_mul_ps(_mm256_cvtepi32_ps(p), sc));
+  for (int c = 0; c < kNC; ++c) {
+    if constexpr (J == 1) {
+      _mm512_storeu_ps(t + c * ldt, _mm512_add_ps(_mm512_loadu_ps(t + c * ldt), acc[c]));
+    } else {
+      alignas(64) float v[16];
+      _mm512_store_ps(v, acc[c]);
+      for (int r = 0; r < G; ++r) {
+        float sum = 0.0f;
+        for (int j = 0; j < J; ++j) sum += v[r * J + j];
+        t[c * ldt + r] += sum;
+      }
     }
-  }
-  for (int r = 0; r < MR; ++r) {
-    const float s = _mm512_reduce_add_ps(c[r]) + tail[r] - min_term(w, x, m + r, K);
-    float* o = y + (m + r) * ldy;
-    *o = acc ? *o + s : s;
   }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma"))) void rows_vnni(
-    const Unpacked& w, const QuantizedRows& x, int64_t m0, int64_t m1, int64_t K, float* y, int64_t ldy, bool acc) {
-  int64_t m = m0;
-  for (; m + 4 <= m1; m += 4) rows_vnni_mr<4>(w, x, m, K, y, ldy, acc);
-  for (; m < m1; ++m) rows_vnni_mr<1>(w, x, m, K, y, ldy, acc);
+__attribute__((target(LLADA_T512))) void group_vnni(int G, int, const int32_t* xp, const float* dx, const float* xs,
+                                                  int64_t nb, const WTile& w, bool has_min, float* t, int64_t ldt) {
+  switch (G) {
+#define LLADA_G(GG, JJ)                                                               \
+  case GG:                                                                            \
+    if (has_min) group_vnni_t<JJ, true>(xp, dx, xs, nb, w, t, ldt);                   \
+    else group_vnni_t<JJ, false>(xp, dx, xs, nb, w, t, ldt);                          \
+    break;
+    LLADA_G(16, 1)
+    LLADA_G(8, 2)
+    LLADA_G(4, 4)
+    LLADA_G(2, 8)
+    LLADA_G(1, 16)
+#undef LLADA_G
+    default: throw std::logic_error("quantized kernel: bad row group");
+  }
 }
 #endif
 
 struct Isa {
   const char* name;
-  RowsFn fn;
+  UnpackFn unpack;
+  GroupFn group;
+  int lanes;  // 32-bit lanes of the kernel's vectors (rows x pair slots of a group)
+  bool slots;  // takes groups of fewer rows with J > 1 pair slots (else always `lanes` rows)
 };
+
+constexpr Isa kScalar{"scalar", unpack_scalar, group_scalar, 16, true};  // as the VNNI kernel packs
 
 Isa best_isa() {
 #ifdef LLADA_X86
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-      __builtin_cpu_supports("avx512vnni"))
-    return {"avx512vnni", rows_vnni};
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {"avx2", rows_avx2};
+      __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("f16c"))
+    return {"avx512vnni", unpack_avx2, group_vnni, 16, true};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+    return {"avx2", unpack_avx2, group_avx2, 8, false};
 #endif
-  return {"scalar", rows_scalar};
+  return kScalar;
 }
 
 Isa& current_isa() {
@@ -284,9 +477,9 @@ bool set_quant_isa(const std::string& name) {
   const std::string order[] = {"scalar", "avx2", "avx512vnni"};
   auto rank = [&](const std::string& n) { return int(std::find(order, order + 3, n) - order); };
   if (rank(name) >= 3 || rank(name) > rank(best.name)) return false;
-  if (name == "scalar") current_isa() = {"scalar", rows_scalar};
+  if (name == "scalar") current_isa() = kScalar;
 #ifdef LLADA_X86
-  else if (name == "avx2") current_isa() = {"avx2", rows_avx2};
+  else if (name == "avx2") current_isa() = {"avx2", unpack_avx2, group_avx2, 8, false};
   else current_isa() = best;
 #endif
   return true;
@@ -303,34 +496,48 @@ void dequantize(const void* src, DType dt, int64_t offset, int64_t n, float* dst
 
 const QuantizedRows& quantize_rows(ThreadPool& pool, int64_t M, int64_t K, const float* X, int64_t ldx) {
   thread_local QuantizedRows xq;
-  thread_local std::vector<int8_t> q;
-  thread_local std::vector<uint8_t> u;
-  thread_local std::vector<float> d4, dsum;
-  const size_t n = size_t(M * K);
-  if (q.size() < n) q.resize(n), u.resize(n);
-  if (d4.size() < n / 4) d4.resize(n / 4);
-  if (dsum.size() < n / 32 + 1) dsum.resize(n / 32 + 1);
-  xq = {M, K, q.data(), u.data(), d4.data(), dsum.data()};
-  const QuantizedRows out = xq;  // the workers' own thread_local xq is not this one: copy the pointers
-  pool.run((M + 3) / 4, [&, out](int64_t t, int) {
-    const QuantizedRows& xq = out;
-    for (int64_t m = 4 * t; m < std::min(M, 4 * t + 4); ++m) {
-      const float* x = X + m * ldx;
-      for (int64_t b = 0; b < K / 32; ++b) {
-        float amax = 0.0f;
-        for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[32 * b + i]));
-        const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
-        int sum = 0;
-        for (int i = 0; i < 32; ++i) {
-          const int v = int(std::nearbyint(x[32 * b + i] * id));
-          const size_t at = size_t(m * K + 32 * b + i);
-          xq.q[at] = int8_t(v);
-          xq.u[at] = uint8_t(v + 128);
-          sum += v;
-        }
-        fill(xq.d4 + m * (K / 4) + 8 * b, 8, d);
-        xq.dsum[m * (K / 32) + b] = d * float(sum);
+  thread_local std::vector<int32_t> xp;
+  thread_local std::vector<float> dx, xs;
+  const Isa& isa = current_isa();
+  const int L = isa.lanes;
+  int G = L;  // rows per group: all lanes, or the fewest powers of two holding M (more pair slots)
+  while (isa.slots && G > 1 && G / 2 >= M) G /= 2;
+  const int J = L / G;
+  const int64_t groups = (M + G - 1) / G, rows = groups * G, nb = K / 32;
+  if (int64_t(xp.size()) < rows * K / 2) xp.resize(size_t(rows * K / 2));
+  if (int64_t(dx.size()) < rows * J * nb) dx.resize(size_t(rows * J * nb)), xs.resize(size_t(rows * J * nb));
+  xq.M = M, xq.K = K, xq.G = G, xq.J = J, xq.groups = groups;
+  xq.xp = xp.data(), xq.dx = dx.data(), xq.xs = xs.data();
+  int32_t* const P = xp.data();
+  float* const D = dx.data();
+  float* const S = xs.data();
+  const int64_t chunks = (nb + kKC / 32 - 1) / (kKC / 32);
+  pool.run(rows * chunks, [=](int64_t task, int) {
+    const int64_t r = task / chunks, b0 = (task % chunks) * (kKC / 32), b1 = std::min(nb, b0 + kKC / 32);
+    const int64_t g = r / G, lane = (r % G) * J;  // pair i of the row: step i / J, slot i % J
+    int32_t* p = P + g * (K / 2) * G + lane;
+    float* d = D + g * nb * L + lane;
+    float* s = S + g * nb * L + lane;
+    auto at = [=](int64_t i) -> int32_t& { return p[i / J * L + i % J]; };
+    if (r >= M) {  // padding rows of the last group
+      for (int64_t b = b0; b < b1; ++b) {
+        for (int j = 0; j < J; ++j) d[b * L + j] = 0.0f, s[b * L + j] = 0.0f;
+        for (int i = 0; i < 16; ++i) at(16 * b + i) = 0;
       }
+      return;
+    }
+    const float* x = X + r * ldx;
+    for (int64_t b = b0; b < b1; ++b) {
+      const float* xb = x + 32 * b;
+      float amax = 0.0f, sum = 0.0f;
+      for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xb[i])), sum += xb[i];
+      const float db = amax / kQMax, id = db > 0.0f ? kQMax / amax : 0.0f;
+      for (int i = 0; i < 16; ++i) {
+        const int32_t q0 = int32_t(std::lrint(std::clamp(xb[2 * i] * id, -kQMax, kQMax)));
+        const int32_t q1 = int32_t(std::lrint(std::clamp(xb[2 * i + 1] * id, -kQMax, kQMax)));
+        at(16 * b + i) = int32_t((uint32_t(q0) & 0xFFFFu) | (uint32_t(q1) << 16));
+      }
+      for (int j = 0; j < J; ++j) d[b * L + j] = db, s[b * L + j] = j == 0 ? sum : 0.0f;  // J lanes add up
     }
   });
   return xq;
@@ -338,13 +545,49 @@ const QuantizedRows& quantize_rows(ThreadPool& pool, int64_t M, int64_t K, const
 
 void quant_tile(const QuantizedRows& xq, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, const void* W,
                 DType wdt, float* Y, int64_t ldy, bool accumulate) {
-  thread_local RowBuffers buf;
-  Unpacked u = buf.get(K);
-  const int64_t rb = quant_row_bytes(wdt, K);
-  const RowsFn fn = current_isa().fn;
-  for (int64_t n = n0; n < n1; ++n) {
-    unpack_row(wdt, static_cast<const uint8_t*>(W) + n * rb, K, u);
-    fn(u, xq, m0, m1, K, Y + n, ldy, accumulate);
+  const Isa& isa = current_isa();
+  const int G = xq.G, J = xq.J, L = G * J;
+  const bool fits = L == isa.lanes && (J == 1 || isa.slots);
+  const GroupFn group = fits ? isa.group : kScalar.group;  // packed for another ISA: the general one
+  const int64_t g0 = m0 / G, g1 = (m1 + G - 1) / G, ldt = (g1 - g0) * G;
+  const int64_t ncp = (n1 - n0 + kNC - 1) / kNC * kNC;
+  thread_local std::vector<float> T;
+  thread_local WTile w;
+  if (int64_t(T.size()) < ncp * ldt) T.resize(size_t(ncp * ldt));
+  std::fill(T.begin(), T.begin() + ncp * ldt, 0.0f);
+  const int64_t rb = quant_row_bytes(wdt, K), nb = K / 32;
+  const bool has_min = wdt == DType::Q4_K;
+  const uint8_t* Wb = static_cast<const uint8_t*>(W);
+  for (int64_t k0 = 0; k0 < K; k0 += kKC) {
+    const int64_t kc = std::min<int64_t>(kKC, K - k0);
+    for (int64_t c0 = 0; c0 < ncp; c0 += kNC) {
+      for (int c = 0; c < kNC; ++c) {
+        const int64_t n = n0 + c0 + c;
+        int16_t* q = w.q + c * kKC;
+        float* s = w.s + c * (kKC / 32);
+        float* mn = w.m + c * (kKC / 32);
+        if (n < n1) {
+          isa.unpack(wdt, Wb + n * rb, k0, kc, q, s, mn);
+        } else {  // padding rows of the tile: zero values and scales
+          std::fill(q, q + kc, int16_t(0));
+          std::fill(s, s + kc / 32, 0.0f);
+          std::fill(mn, mn + kc / 32, 0.0f);
+        }
+      }
+      for (int64_t g = g0; g < g1; ++g)
+        group(G, J, xq.xp + (g * (K / 2) + k0 / 2) * G, xq.dx + (g * nb + k0 / 32) * L, xq.xs + (g * nb + k0 / 32) * L,
+              kc / 32, w, has_min, T.data() + c0 * ldt + (g - g0) * G, ldt);
+    }
+  }
+  const int64_t r0 = g0 * G;
+  for (int64_t m = m0; m < m1; ++m) {
+    float* y = Y + m * ldy + n0;
+    const float* t = T.data() + (m - r0);
+    if (accumulate) {
+      for (int64_t c = 0; c < n1 - n0; ++c) y[c] += t[c * ldt];
+    } else {
+      for (int64_t c = 0; c < n1 - n0; ++c) y[c] = t[c * ldt];
+    }
   }
 }
 

@@ -2,13 +2,17 @@
 // (blocks of 32), Q4_K, Q6_K (super-blocks of 256). A weight row is its blocks back to back; the
 // engine reads them where the memory map has them.
 //
-// Products: Y = X W^T with the activations X quantized per block of 32 to int8 (one f32 scale
-// each) and integer dot products per block, scaled in f32 (llama.cpp's vec_dot_q8_0_q8_0 idea).
-// Each weight row is first unpacked once per task into a common form (int8 values, an f32 scale
-// per 16 values, an f32 offset per 32 for the K-quants' minimums), reused for every X row of the
-// task; then one kernel serves all four formats. Kernels: AVX512-VNNI (vpdpbusd on 64 values),
-// AVX2 (vpmaddubsw on 32), scalar C++; picked at run time from the CPU (cpuid), so a portable
-// build runs everywhere and uses the widest it finds.
+// Products: Y = X W^T with the activations X quantized per block of 32 to int16 (|q| <= 16383,
+// one f32 scale each: ~1e-5 relative, where int8 activations cost ~1e-2 in the logits) and
+// integer dot products per block of 32, scaled in f32. Layout "lanes = activation rows": X is
+// packed once per product in groups of G rows (8 or 16), each pair of int16 values of the G rows
+// in one 32-bit lane, so one vpdpwssd (AVX512-VNNI) multiplies G rows by two weight values
+// broadcast from the weight row: no horizontal sums, each weight value loaded once per G rows.
+// Weight rows are unpacked per format (vectorised) into int16 values + an f32 scale per block of
+// 32 (+ Q4_K's f32 minimum per block, applied through the block sums of X), a few rows and 1024
+// columns at a time (L1-resident), and reused for every row group of the task. Kernels:
+// AVX512-VNNI (vpdpwssd, zmm for 16 rows, ymm for <= 8), AVX2 (vpmaddwd, 8 rows), scalar C++;
+// picked at run time from the CPU (cpuid), so a portable build runs everywhere.
 #pragma once
 
 #include <cstdint>
@@ -38,21 +42,24 @@ void dequantize(const void* src, DType dt, int64_t offset, int64_t n, float* dst
 std::string quant_isa();
 bool set_quant_isa(const std::string& name);
 
-// Y[M, N] (ldy) (+)= X[M, K] (ldx) · W^T for a quantized W [N, K]; rows of W given by [n0, n1),
-// X rows [m0, m1), single-threaded (called inside a parallel loop). `xq` is X quantized by
-// quantize_rows.
-struct QuantizedRows;
-void quant_tile(const QuantizedRows& xq, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, const void* W,
-                DType wdt, float* Y, int64_t ldy, bool accumulate);
-
-// X [M, K] quantized per block of 32 (K a multiple of 32), parallel over rows.
+// X [M, K] quantized per block of 32 (K a multiple of 32) and packed by groups of G rows (rows
+// past M are zeros; fewer than a vector's lanes of rows fill the lanes with J pairs per row),
+// parallel over rows and column chunks.
 struct QuantizedRows {
   int64_t M = 0, K = 0;
-  int8_t* q = nullptr;     // (M, K) round(x / d), |q| <= 127
-  uint8_t* u = nullptr;    // (M, K) q + 128 (the unsigned operand of vpdpbusd)
-  float* d4 = nullptr;     // (M, K/4) the block's scale d, repeated once per 4 values (one per int32 lane)
-  float* dsum = nullptr;   // (M, K/32) d * sum(q) of the block (the K-quants' offset term)
+  int G = 8;                 // rows per group
+  int J = 1;                 // pair slots per row: a group has L = G * J lanes (the kernel's vector)
+  int64_t groups = 0;        // ceil(M / G)
+  // [groups][K/2/J][L]: lane r * J + j holds pair p * J + j, (q[2i], q[2i+1]) as int16, of row r
+  const int32_t* xp = nullptr;
+  const float* dx = nullptr;  // [groups][K/32][L]: the block's scale d of row r (x ~ d * q), in its J lanes
+  const float* xs = nullptr;  // [groups][K/32][L]: the block's sum of x (f32; Q4_K's minimums), in slot 0
 };
 const QuantizedRows& quantize_rows(ThreadPool& pool, int64_t M, int64_t K, const float* X, int64_t ldx);
+
+// Y[M, N] (ldy) (+)= X[M, K] · W^T for a quantized W [N, K]; rows of W given by [n0, n1), X rows
+// [m0, m1) (best on multiples of xq.G), single-threaded (called inside a parallel loop).
+void quant_tile(const QuantizedRows& xq, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, const void* W,
+                DType wdt, float* Y, int64_t ldy, bool accumulate);
 
 }  // namespace llada
