@@ -13,14 +13,22 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import TextIO
 
-from . import cli_download, cli_generate, cli_quantize, cli_replay, cli_score, cli_serve
+from . import cli_download, cli_generate, cli_infill, cli_quantize, cli_replay, cli_score, cli_serve
 from .cli_generate import UsageError
 from .errors import CheckpointError, EngineUnavailableError
 from .params import ParamError
 from .run_file import RunFileError
 
 # The commands, in the order `--help` lists them.
-COMMANDS: tuple[ModuleType, ...] = (cli_generate, cli_replay, cli_score, cli_serve, cli_quantize, cli_download)
+COMMANDS: tuple[ModuleType, ...] = (
+    cli_generate,
+    cli_infill,
+    cli_replay,
+    cli_score,
+    cli_serve,
+    cli_quantize,
+    cli_download,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -49,6 +49,8 @@ def _add_param_options(parser: argparse.ArgumentParser) -> None:
         default = getattr(defaults, s.name)
         if isinstance(default, bool):
             parser.add_argument(s.flag, dest=s.name, action="store_true", default=default, help=s.help)
+        elif isinstance(default, str) and not s.choices:
+            parser.add_argument(s.flag, dest=s.name, default=default, metavar="TEXT", help=s.help)
         elif s.choices:
             parser.add_argument(
                 s.flag, dest=s.name, default=default, choices=s.choices, help=f"{s.help} (default %(default)s)"

@@ -1,7 +1,9 @@
 """`llada-studio replay FILE`: play a saved run (core/run_file.py) in the terminal, step by step.
 
 The run file carries every token's text, so no model is loaded. `--step K` prints the canvas at
-step K; `--delay S` sets the pause between frames (the LLaDA demo's visualisation delay).
+step K; `--delay S` sets the pause between frames (the LLaDA demo's visualisation delay). Pinned
+words and infilling's text show from step 0; a branch (edit and continue) shows its canvas before
+and after the edit, and `--step K` at the edit's step shows it edited.
 """
 
 from __future__ import annotations
@@ -30,14 +32,25 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
 
 
-def canvas_at(record: RunRecord, step: int) -> str:
-    """The generated region after `step` steps: revealed tokens' texts, ░ where still masked."""
-    shown: list[str | None] = [None] * record.gen_length
-    specials = set(record.special_ids)
-    for e in record.trajectory[:step]:
-        for pos, tok in zip(e.positions[0], e.tokens[0]):
-            shown[pos] = "" if tok in specials else record.token_texts[pos]
-    return "".join(MASK_PLACEHOLDER if t is None else t for t in shown)
+def canvas_at(record: RunRecord, step: int, with_edit: bool = True) -> str:
+    """The generated region after `step` steps: the starting canvas (pinned words, infilling's
+    text), revealed tokens' texts, a branch's edits (with_edit: also those made right after
+    `step`), ░ where masked."""
+    ids = record.canvas_ids_at(step, with_edit)
+    return "".join(MASK_PLACEHOLDER if t is None else record.text_of(pos, t) for pos, t in enumerate(ids))
+
+
+def edit_note(record: RunRecord, step: int) -> str:
+    """' · edited after step k: ...' when the run was edited right after `step`, else ''."""
+    notes = []
+    for ed in record.edits:
+        if ed.after_step != step:
+            continue
+        masked = sum(1 for t in ed.tokens if t == record.mask_id)
+        parts = [plural(len(ed.tokens) - masked, "token") + " set"] if len(ed.tokens) > masked else []
+        parts += [plural(masked, "position") + " re-masked"] if masked else []
+        notes.append(", ".join(parts) or "nothing changed")
+    return f" · edited after step {step}: {'; '.join(notes)}" if notes else ""
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
@@ -62,18 +75,25 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             raise UsageError(f"--step {args.step} is outside the run (0..{total})")
         out.write(passage(before, canvas_at(record, args.step)) + "\n")
         return 0
+    branch = f" · branched after step {record.edits[0].after_step}" if record.edits else ""
     if args.delay < 0 or args.delay > 60:
         raise UsageError(f"--delay {args.delay} must be between 0 and 60 seconds")
     name = record.model.get("name", "?")
-    header = f"{name} · {plural(total, 'step')} · {record.params.gen_length} tokens"
+    header = f"{name} · {plural(total, 'step')} · {record.params.gen_length} tokens{branch}"
     if not out.isatty():
         out.write(f"[{header}]\n{passage(before, canvas_at(record, total))}\n")
         return 0
     lines = 0
     width = max(20, shutil.get_terminal_size().columns)
     try:
+        frames = []  # (step, with the edits after it): a branch shows its canvas before and after
         for step in range(total + 1):
-            text = f"{header} · step {step}/{total}\n{passage(before, canvas_at(record, step))}"
+            if edit_note(record, step):
+                frames.append((step, False))
+            frames.append((step, True))
+        for step, edited in frames:
+            note = edit_note(record, step) if edited else ""
+            text = f"{header} · step {step}/{total}{note}\n{passage(before, canvas_at(record, step, edited))}"
             if lines:
                 out.write(f"\x1b[{lines}F\x1b[J")
             out.write(text + "\n")

@@ -31,8 +31,14 @@ class Engine(Protocol):
         params: GenerationParams,
         on_step: StepCallback | None = None,
         cancel: CancelToken | None = None,
+        *,
+        answer_init: np.ndarray | None = None,
+        given_is_prompt: np.ndarray | None = None,
+        start_step: int = 0,
     ) -> GenerationResult:
-        """prompt_ids [B, P] left-padded -> generated ids (no text: the session decodes)."""
+        """prompt_ids [B, P] left-padded -> generated ids (no text: the session decodes).
+        answer_init / given_is_prompt (B, gen_length) and start_step: the generated region's
+        starting content and the steps already done (core/answer_init.py)."""
         ...
 
 
@@ -122,4 +128,3 @@ def available_devices() -> list[tuple[str, str, str | None]]:
         free, total = torch.cuda.mem_get_info(i)
         devices.append((f"cuda:{i}", f"{name} ({total / 2**30:.0f} GiB, PyTorch)", None))
     return devices
-

@@ -153,6 +153,11 @@ class GenerationParams:
         "none", "KV cache", "--cache", "block KV cache (approximate, faster): none, prefix or dual",
         choices=CACHE_MODES, expert=True,
     )  # fmt: skip
+    constraints: str = param(
+        "", "Word constraints", "--constraints",
+        "pin words in the answer, as the LLaDA demo: 'pos:word, pos:word' (pos counted from the answer's "
+        "start; each word gets a leading space; a word of several tokens fills pos, pos+1, ...)",
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         self.validate()
@@ -212,6 +217,13 @@ class GenerationParams:
                 f"nearest valid step counts: {valid}",
                 ("gen_length", "block_length"),
             )
+        if self.constraints:
+            from .constraints import ConstraintError, parse_constraints
+
+            try:
+                parse_constraints(self.constraints)
+            except ConstraintError as exc:
+                raise ParamError("constraints", exc.template) from None
         if self.mask_id is not None and (
             isinstance(self.mask_id, bool) or not isinstance(self.mask_id, int) or self.mask_id < 0
         ):
@@ -228,6 +240,10 @@ def _check_declared(s: ParamSpec, value: Any, default: Any) -> None:
     if s.choices:
         if value not in s.choices:
             raise ParamError(s.name, f"unknown {{}} {value!r}; valid modes: {', '.join(s.choices)}")
+        return
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ParamTypeError(s.name, f"{{}} must be text, got {value!r}")
         return
     if isinstance(default, bool):
         if not isinstance(value, bool):

@@ -6,6 +6,14 @@ engine), the prompt (text and ids, chat history), the parameters, the generated 
 token's text, the answer and the passage (prompt + answer), the whole trajectory (row 0), the
 timings and whether the run was stopped. Token texts travel with it, so a replay needs no model.
 Files the window exported before this format ("llada-studio.trajectory/1") read as well.
+
+A run that did not start from an all-masked answer, or that was edited and continued (issue 15),
+has optional keys (readers of the first run/1 files ignore them): `answer_init`, the answer
+canvas at step 0 (the mask id where the model wrote: pinned words and infilling's written text
+show from step 0); `prompt_positions`, the answer positions counted as prompt under CFG;
+`edits`, a branch's edits [{after_step: k, positions, tokens}] (a token equal to the mask id
+re-masks its position), with `trajectory` the parent's steps 1..k then the continued steps k+1..;
+and `token_table` {id: text}, the texts of tokens an edit replaced (token_texts has the final ones).
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .events import StepEvent
+from .events import EditEvent, StepEvent
 from .params import GenerationParams
 
 RUN_FORMAT = "llada-studio.run/1"
@@ -50,10 +58,44 @@ class RunRecord:
     cancelled: bool = False
     timings: dict[str, float] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)  # name, path, engine, device, threads, license
+    answer_init: tuple[int, ...] = ()  # the answer canvas at step 0; () = all masks
+    prompt_positions: tuple[int, ...] = ()  # answer positions counted as prompt under CFG
+    edits: tuple[EditEvent, ...] = ()  # a branch's edits, in step order
+    token_table: dict[int, str] = field(default_factory=dict)  # texts of tokens edits replaced
 
     @property
     def gen_length(self) -> int:
         return len(self.generated_ids)
+
+    def canvas_ids_at(self, step: int, with_edit: bool = True) -> list[int | None]:
+        """The answer's token ids after `step` steps (None where masked): the starting canvas,
+        the steps' reveals and the edits between them. with_edit: include the edits made right
+        after `step` (the canvas the next step starts from); False: the canvas before them."""
+        shown: list[int | None] = list(self.answer_init) if self.answer_init else [self.mask_id] * self.gen_length
+        edits = sorted(self.edits, key=lambda e: e.after_step)
+
+        def edit_after(k: int) -> None:
+            for ed in edits:
+                if ed.after_step == k:
+                    for pos, tok in zip(ed.positions, ed.tokens):
+                        shown[pos] = tok
+
+        if step > 0 or with_edit:
+            edit_after(0)
+        for k, e in enumerate(self.trajectory[:step], start=1):
+            for pos, tok in zip(e.positions[0], e.tokens[0]):
+                shown[pos] = tok
+            if k < step or with_edit:
+                edit_after(k)
+        return [None if t == self.mask_id else t for t in shown]
+
+    def text_of(self, pos: int, token: int) -> str:
+        """The text of `token` at answer position `pos` (EOS/EOT padding: nothing)."""
+        if token in self.special_ids:
+            return ""
+        if pos < len(self.token_texts) and self.generated_ids[pos] == token:
+            return self.token_texts[pos]
+        return self.token_table.get(token, f"<{token}>")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -72,6 +114,10 @@ class RunRecord:
             "cancelled": self.cancelled,
             "timings": {k: float(v) for k, v in self.timings.items()},
             "trajectory": [e.to_json(0) for e in self.trajectory],
+            **({"answer_init": list(self.answer_init)} if self.answer_init else {}),
+            **({"prompt_positions": list(self.prompt_positions)} if self.prompt_positions else {}),
+            **({"edits": [e.to_json() for e in self.edits]} if self.edits else {}),
+            **({"token_table": {str(k): v for k, v in self.token_table.items()}} if self.token_table else {}),
         }
 
     def save(self, path: str | Path) -> Path:
@@ -127,6 +173,15 @@ class RunRecord:
         model_raw = raw.get("model")
         model: dict[str, Any] = dict(model_raw) if isinstance(model_raw, dict) else {}
         timings = {k: float(v) for k, v in (raw.get("timings") or {}).items() if _finite(v)}
+        answer_init = tuple(r.ints("answer_init")) if "answer_init" in raw else ()
+        if answer_init and len(answer_init) != len(generated):
+            raise RunFileError(path, f"answer_init has {len(answer_init)} ids for {len(generated)} generated ids")
+        prompt_positions = tuple(r.ints("prompt_positions")) if "prompt_positions" in raw else ()
+        if any(p >= len(generated) for p in prompt_positions):
+            raise RunFileError(path, f"prompt_positions: a position is outside the answer (0..{len(generated) - 1})")
+        edits = tuple(_edit(e, i, len(steps), len(generated), path) for i, e in enumerate(raw.get("edits") or []))
+        if any(a.after_step > b.after_step for a, b in zip(edits, edits[1:])):
+            raise RunFileError(path, "edits must be in step order (after_step never decreasing)")
         return cls(
             prompt=prompt if isinstance(prompt, str) else None,
             prompt_ids=tuple(r.ints("prompt_ids")),
@@ -143,6 +198,10 @@ class RunRecord:
             cancelled=bool(raw.get("cancelled", False)),
             timings=timings,
             model=model,
+            answer_init=answer_init,
+            prompt_positions=prompt_positions,
+            edits=edits,
+            token_table=_token_table(raw.get("token_table"), path),
         )
 
 
@@ -191,7 +250,10 @@ def _step(e: Any, i: int, params: GenerationParams, path: str | Path) -> StepEve
         raise RunFileError(path, f"{where}: 'step' must be {i + 1} (steps count from 1, in order)")
     return StepEvent(
         step=step,
-        total_steps=params.step_budget,
+        # A continued run's steps can outnumber its parameters' (a re-masked block runs again).
+        total_steps=e["total_steps"]
+        if isinstance(e.get("total_steps"), int) and e["total_steps"] >= step
+        else params.step_budget,
         block=block,
         num_blocks=params.num_blocks,
         positions=(tuple(pos),),
@@ -200,6 +262,32 @@ def _step(e: Any, i: int, params: GenerationParams, path: str | Path) -> StepEve
         elapsed=float(e["elapsed"]) if _finite(e.get("elapsed")) else 0.0,
         forward_passes=int(e["forward_passes"]) if isinstance(e.get("forward_passes"), int) else step,
     )
+
+
+def _edit(e: Any, i: int, steps: int, gen_length: int, path: str | Path) -> EditEvent:
+    where = f"edits[{i}]"
+    if not isinstance(e, dict):
+        raise RunFileError(path, f"{where} must be an object")
+    after, pos, tok = e.get("after_step"), e.get("positions"), e.get("tokens")
+    if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= steps:
+        raise RunFileError(path, f"{where}: after_step must be a step of the trajectory (0..{steps})")
+    if not (isinstance(pos, list) and isinstance(tok, list) and len(pos) == len(tok)):
+        raise RunFileError(path, f"{where}: positions and tokens must be lists of one length")
+    if not all(isinstance(p, int) and not isinstance(p, bool) and 0 <= p < gen_length for p in pos):
+        raise RunFileError(path, f"{where}: a position is outside the generated region (0..{gen_length - 1})")
+    if not all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in tok):
+        raise RunFileError(path, f"{where}: tokens must be token ids (non-negative integers)")
+    return EditEvent(after_step=after, positions=tuple(pos), tokens=tuple(tok))
+
+
+def _token_table(raw: Any, path: str | Path) -> dict[int, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(
+        isinstance(k, str) and k.isdigit() and isinstance(v, str) for k, v in raw.items()
+    ):
+        raise RunFileError(path, "token_table must map token ids (as text) to their texts")
+    return {int(k): v for k, v in raw.items()}
 
 
 def _turn(t: Any, path: str | Path) -> tuple[str, str]:
@@ -225,6 +313,15 @@ def record_run(
     ids = tuple(int(t) for t in result.generated_ids[row])
     answer = result.texts[row] if result.texts else session.decode(ids)
     e = session.engine
+    edits = tuple(getattr(result, "edits", ()))
+    table: dict[int, str] = {}
+    if edits:  # the texts of every token the branch showed, replaced ones included
+        seen = {t for ev in result.trajectory for t in ev.tokens[row]} | {t for ed in edits for t in ed.tokens}
+        seen.discard(int(params.mask_id if params.mask_id is not None else ck.mask_id))
+        ordered = sorted(seen)
+        table = dict(zip(ordered, session.tokenizer.token_texts(ordered)))
+    answer_init = getattr(result, "answer_init", ())
+    prompt_positions = getattr(result, "prompt_positions", ())
     return RunRecord(
         prompt=prompt,
         prompt_ids=tuple(int(t) for t in prompt_ids),
@@ -248,4 +345,8 @@ def record_run(
             "threads": int(e.threads),
             "license": ck.license,
         },
+        answer_init=tuple(int(t) for t in answer_init[row]) if answer_init else (),
+        prompt_positions=tuple(int(p) for p in prompt_positions[row]) if prompt_positions else (),
+        edits=edits,
+        token_table=table,
     )

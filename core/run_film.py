@@ -29,15 +29,25 @@ Cell = tuple[str | None, int | None]  # (text, or None while masked; confidence 
 
 def _frames(record: RunRecord) -> list[list[Cell]]:
     """Per step 0..n: each position's (text or None when masked, bucket when revealed in that step)."""
-    specials = set(record.special_ids)
-    shown: list[str | None] = [None] * record.gen_length
+    # The starting canvas (pinned words, infilling's text) and a branch's edits (issue 15).
+    start = record.canvas_ids_at(0, with_edit=False)
+    shown: list[str | None] = [None if t is None else record.text_of(i, t) for i, t in enumerate(start)]
     frames: list[list[Cell]] = [[(t, None) for t in shown]]
-    for e in record.trajectory:
+
+    def edit_after(step: int) -> None:
+        for ed in record.edits:
+            if ed.after_step == step:
+                for pos, tok in zip(ed.positions, ed.tokens):
+                    shown[pos] = None if tok == record.mask_id else record.text_of(pos, tok)
+
+    edit_after(0)
+    for step, e in enumerate(record.trajectory, start=1):
         now: dict[int, int] = {}
         for pos, tok, conf in zip(e.positions[0], e.tokens[0], e.confidences[0]):
-            shown[pos] = "" if tok in specials else record.token_texts[pos]
+            shown[pos] = record.text_of(pos, tok)
             now[pos] = bucket(conf)
         frames.append([(t, now.get(i)) for i, t in enumerate(shown)])
+        edit_after(step)
     return frames
 
 
@@ -115,10 +125,13 @@ const run = {data};
 const canvas = document.getElementById("canvas"), slider = document.getElementById("step");
 const label = document.getElementById("label");
 function show(k) {{
-  const shown = new Array(run.n).fill(null), now = {{}};
+  const shown = run.init.slice(), now = {{}};
+  const edit = (s) => (run.edits[s] || []).forEach(([pos, t]) => {{ shown[pos] = t; }});
+  if (k > 0) edit(0);
   for (let s = 0; s < k; s++) {{
     const e = run.steps[s];
-    e.p.forEach((pos, i) => {{ shown[pos] = run.texts[pos]; if (s === k - 1) now[pos] = e.b[i]; }});
+    e.p.forEach((pos, i) => {{ shown[pos] = e.t[i]; if (s === k - 1) now[pos] = e.b[i]; }});
+    if (s < k - 1) edit(s + 1);
   }}
   canvas.replaceChildren(...shown.map((t, i) => {{
     const span = document.createElement("span");
@@ -145,12 +158,25 @@ show(run.steps.length);
 
 def write_html(record: RunRecord, path: str | Path) -> Path:
     """One page, no outside files: the run's steps as data and a few lines of script."""
-    specials = set(record.special_ids)
-    texts = ["" if t in specials else record.token_texts[i] for i, t in enumerate(record.generated_ids)]
+    start = record.canvas_ids_at(0, with_edit=False)
+    edits: dict[int, list[tuple[int, str | None]]] = {}  # after step -> [(position, text or None)]
+    for ed in record.edits:
+        edits.setdefault(ed.after_step, []).extend(
+            (pos, None if tok == record.mask_id else record.text_of(pos, tok))
+            for pos, tok in zip(ed.positions, ed.tokens)
+        )
     data = {
         "n": record.gen_length,
-        "texts": texts,
-        "steps": [{"p": list(e.positions[0]), "b": [bucket(c) for c in e.confidences[0]]} for e in record.trajectory],
+        "init": [None if t is None else record.text_of(i, t) for i, t in enumerate(start)],
+        "edits": {str(k): v for k, v in edits.items()},
+        "steps": [
+            {
+                "p": list(e.positions[0]),
+                "t": [record.text_of(pos, tok) for pos, tok in zip(e.positions[0], e.tokens[0])],
+                "b": [bucket(c) for c in e.confidences[0]],
+            }
+            for e in record.trajectory
+        ],
     }
     # Inside <script>, "</" would end the element: escape it (and keep the JSON valid).
     payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")

@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,6 +15,10 @@ from .batching import left_pad
 from .checkpoint import Checkpoint, LoadProgress, load_checkpoint
 from .engine import Engine, create_engine
 from .events import CancelToken, GenerationResult, StepCallback
+
+if TYPE_CHECKING:
+    from .continuation import Edit, RunState
+    from .infill import InfillResult
 from .params import GenerationParams, ParamError, plural
 from .resources import bundled_model_dir
 
@@ -142,7 +147,15 @@ class Session:
         params: GenerationParams,
         on_step: StepCallback | None = None,
         cancel: CancelToken | None = None,
+        *,
+        answer_init: np.ndarray | None = None,
+        given_is_prompt: np.ndarray | None = None,
+        start_step: int = 0,
     ) -> GenerationResult:
+        """Generate from prompt ids. `params.constraints` pins words into the answer canvas;
+        answer_init / given_is_prompt (batch, gen_length) and start_step give the canvas's
+        starting content and the steps already done (core/answer_init.py); the result records
+        the starting canvas (answer_init, prompt_positions) when it was not all masks."""
         if params.confidence_eos_eot_inf and not self.checkpoint.has_eot:
             raise ParamError(
                 "confidence_eos_eot_inf",
@@ -159,9 +172,66 @@ class Session:
                 f"the model's max_sequence_length ({limit}); shorten the prompt or {{0}}",
             )
         attention = mask if not mask.all() else None
-        result = self.engine.generate(ids, attention, params, on_step, cancel)
+        init, given = self._answer_canvas(len(prompts), params, answer_init, given_is_prompt)
+        result = self.engine.generate(
+            ids, attention, params, on_step, cancel, answer_init=init, given_is_prompt=given, start_step=start_step
+        )
         texts = tuple(self.decode(row) for row in result.generated_ids)
-        return replace(result, texts=texts)
+        if init is None:
+            return replace(result, texts=texts)
+        mask_id = self.mask_id(params)
+        pinned = (init != mask_id) & (True if given is None else given)
+        return replace(
+            result,
+            texts=texts,
+            answer_init=tuple(tuple(int(t) for t in row) for row in init.tolist()),
+            prompt_positions=tuple(tuple(int(j) for j in np.flatnonzero(row)) for row in pinned),
+        )
+
+    def mask_id(self, params: GenerationParams | None = None) -> int:
+        """The mask token the run uses: params.mask_id, or the checkpoint's."""
+        if params is not None and params.mask_id is not None:
+            return params.mask_id
+        return int(self.checkpoint.mask_id)
+
+    def word_ids(self, word: str) -> list[int]:
+        """A word's tokens as word constraints write them (" " + word, no special tokens): what
+        to pin at an answer position (a word of several tokens fills pos, pos+1, ...)."""
+        from .constraints import word_ids
+
+        return word_ids(self.tokenizer, word)
+
+    def _answer_canvas(
+        self,
+        batch: int,
+        params: GenerationParams,
+        answer_init: np.ndarray | None,
+        given_is_prompt: np.ndarray | None,
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """answer_init with params.constraints pinned in (they count as prompt)."""
+        if not params.constraints:
+            return answer_init, given_is_prompt
+        from .constraints import ConstraintError, constraint_ids, pin
+
+        mask_id = self.mask_id(params)
+        try:
+            placed = constraint_ids(self.tokenizer, params.constraints, params.gen_length)
+            if answer_init is None:
+                rows = [[mask_id] * params.gen_length] * batch
+            else:
+                a = np.asarray(answer_init)
+                if a.shape != (batch, params.gen_length):
+                    shape = (batch, params.gen_length)
+                    raise ValueError(f"answer_init must have shape (batch, gen_length) = {shape}, got {a.shape}")
+                rows = a.tolist()
+            init = np.array([pin(row, placed, mask_id) for row in rows], dtype=np.int64)
+        except ConstraintError as exc:
+            raise ParamError("constraints", exc.template) from None
+        given = given_is_prompt
+        if given is not None:
+            given = np.array(given, dtype=bool)
+            given[:, sorted(placed)] = True
+        return init, given
 
     def generate(
         self,
@@ -174,6 +244,38 @@ class Session:
         params = params or GenerationParams()
         texts = [prompts] if isinstance(prompts, str) else list(prompts)
         return self.generate_ids([self.encode(t, chat=chat) for t in texts], params, on_step, cancel)
+
+    def infill(
+        self,
+        text: str,
+        params: GenerationParams | None = None,
+        steps: int | None = None,
+        block_length: int | None = None,
+        on_step: StepCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> InfillResult:
+        """Fill the blanks of `text` ([MASK*N] = N tokens, [MASK] = one; core/infill.py): the
+        filled text, each blank's answer positions and character span, and the run. params: the
+        sampler's settings (temperature, seed, ...; gen_length, block_length and steps are set
+        from the text unless steps / block_length are given)."""
+        from .infill import infill
+
+        return infill(self, text, params, steps, block_length, on_step, cancel)
+
+    def continue_run(
+        self,
+        state: RunState,
+        edits: Sequence[Edit] = (),
+        on_step: StepCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> GenerationResult:
+        """Edit and continue (core/continuation.py): the run `state` (a finished or stopped run
+        at step k: RunState.from_result / from_record) with `edits` applied (set tokens, or
+        re-mask a span) continued from step k. The result is the branch: the parent's steps up
+        to k, then the continued ones, with the edit in `edits` (record it with record_run)."""
+        from .continuation import continue_run
+
+        return continue_run(self, state, edits, on_step, cancel)
 
     def forward_logits(self, input_ids: np.ndarray, attention_mask: np.ndarray | None = None) -> np.ndarray:
         """Logits [B, L, V] for ids [B, L]; refuses (before any compute) what generate_ids would:

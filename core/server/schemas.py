@@ -5,7 +5,7 @@ OpenAI's fields keep OpenAI's meaning where the sampler has one: `max_tokens` (o
 `max_completion_tokens`) is the generation length, `temperature` and `seed` are the sampler's.
 The diffusion parameters are extra top-level fields named as on the command line without the
 dashes (`steps`, `block_length`, `cfg_scale`, `remasking`, `decoding`, `threshold`, `factor`,
-`cache`, `logits_eos_inf`, `confidence_eos_eot_inf`); with the official client they go in
+`cache`, `logits_eos_inf`, `confidence_eos_eot_inf`, `constraints`); with the official client they go in
 `extra_body`. An unknown field is an error (400), so a misspelt diffusion parameter is not
 silently ignored. OpenAI fields the sampler has no equivalent for are accepted only at their
 neutral value (`n` 1, `top_p` 1, penalties 0, no logprobs).
@@ -40,6 +40,7 @@ DIFFUSION_FIELDS: tuple[str, ...] = (
     "cache",
     "logits_eos_inf",
     "confidence_eos_eot_inf",
+    "constraints",
 )
 
 
@@ -79,6 +80,7 @@ class DiffusionFields(BaseModel):
     cache: StrictStr | None = None
     logits_eos_inf: StrictBool | None = None
     confidence_eos_eot_inf: StrictBool | None = None
+    constraints: StrictStr | None = None  # word constraints "pos:word, pos:word" (core/constraints.py)
     # Extension: one stream chunk per sampler step carrying a `diffusion_step` object.
     stream_steps: StrictBool = False
 
