@@ -1,7 +1,11 @@
-"""`llada-studio quantize SRC DST --type q8_0|q4_0`: a LLaDA-format checkpoint folder written as
-a GGUF file in llama.cpp's layout (architecture `llada`, the converter's tensor names and q/k row
-permutation, the tokenizer as tokenizer.ggml.*), written with the `gguf` package's GGUFWriter.
-The 2-D matrices are quantized (gguf's own quantizer); the norms stay f32."""
+"""`llada-studio quantize SRC DST --type q8_0|q4_0|q4_k|q6_k|q4_k_m|f16|f32`: a LLaDA-format
+checkpoint folder written as a GGUF file in llama.cpp's layout (architecture `llada`, the
+converter's tensor names and q/k row permutation, the tokenizer as tokenizer.ggml.*), written with
+the `gguf` package's GGUFWriter. The 2-D matrices are quantized (Q8_0/Q4_0 by gguf's own
+quantizer, Q4_K/Q6_K by kquant.py); the norms stay f32. `q4_k_m` mixes as llama.cpp's Q4_K_M does:
+Q6_K for the LM head and for attn_v and ffn_down in the first and last eighth of the layers and
+every third layer between, Q4_K elsewhere. A K-quant matrix whose rows are not a multiple of 256
+values falls back to Q4_0 (for Q4_K; llama.cpp takes Q5_0) or Q8_0 (for Q6_K)."""
 
 from __future__ import annotations
 
@@ -15,9 +19,32 @@ import numpy as np
 
 from .checkpoint import Checkpoint, load_checkpoint
 from .gguf_loader import _LAYER_NAMES, _TOP_NAMES, ARCH, TOKEN_CONTROL, dequantized, permute_rows
+from .kquant import QK_K, quantize_k
 
-TYPES = ("q8_0", "q4_0", "f16", "f32")
+TYPES = ("q8_0", "q4_0", "q4_k", "q6_k", "q4_k_m", "f16", "f32")
+# general.file_type (llama.cpp's llama_ftype): MOSTLY_Q4_K_S for all-Q4_K, MOSTLY_Q4_K_M for the mix
+FILE_TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 7, "q4_k": 14, "q4_k_m": 15, "q6_k": 18}
 NORMAL_TOKEN = 1
+# A K-quant matrix whose rows are not whole super-blocks of 256: llama.cpp writes Q5_0 for Q4_K
+# (the engine has no Q5_0: Q4_0 here) and Q8_0 for Q6_K.
+K_FALLBACK = {"q4_k": "q4_0", "q6_k": "q8_0"}
+
+
+def _more_bits(layer: int, n_layers: int) -> bool:
+    """llama.cpp's use_more_bits: the first and last eighth of the layers and every third between."""
+    return layer < n_layers // 8 or layer >= 7 * n_layers // 8 or (layer - n_layers // 8) % 3 == 2
+
+
+def tensor_type(gguf_name: str, qtype: str, n_layers: int) -> str:
+    """The format of one 2-D matrix for --type qtype (q4_k_m: Q4_K_M's mix)."""
+    if qtype != "q4_k_m":
+        return qtype
+    if gguf_name == "output.weight":
+        return "q6_k"
+    parts = gguf_name.split(".")
+    if len(parts) == 4 and parts[2] in ("attn_v", "ffn_down") and _more_bits(int(parts[1]), n_layers):
+        return "q6_k"
+    return "q4_k"
 
 
 def _tokenizer_metadata(writer: Any, ck: Checkpoint) -> None:
@@ -55,7 +82,8 @@ def quantize_checkpoint(src: str | Path, dst: str | Path, qtype: str) -> Path:
     ck = load_checkpoint(src)
     cfg = ck.config
     out = Path(dst)
-    qt = gguf.GGMLQuantizationType[qtype.upper()]
+    if qtype not in TYPES:
+        raise ValueError(f"unknown --type {qtype!r}; one of {', '.join(TYPES)}")
     w = gguf.GGUFWriter(out, ARCH)
     w.add_context_length(cfg.max_sequence_length)
     w.add_embedding_length(cfg.d_model)
@@ -68,7 +96,7 @@ def quantize_checkpoint(src: str | Path, dst: str | Path, qtype: str) -> Path:
     w.add_vocab_size(cfg.vocab_size)
     w.add_rope_dimension_count(cfg.head_dim)
     w.add_causal_attention(False)
-    w.add_file_type(int({"f32": 0, "f16": 1, "q8_0": 7, "q4_0": 2}[qtype]))
+    w.add_file_type(FILE_TYPES[qtype])
     _tokenizer_metadata(w, ck)
     names = {v: k for k, v in _TOP_NAMES.items()}
     for n in range(cfg.n_layers):
@@ -80,9 +108,17 @@ def quantize_checkpoint(src: str | Path, dst: str | Path, qtype: str) -> Path:
             data = permute_rows(data, cfg.n_heads)
         elif name.endswith("k_proj.weight"):
             data = permute_rows(data, cfg.n_kv_heads)
-        if data.ndim == 2 and qtype not in ("f32", "f16") and data.shape[1] % gguf.GGML_QUANT_SIZES[qt][0] == 0:
-            w.add_tensor(names[name], quantize(data, qt), raw_dtype=qt)
-        elif data.ndim == 2 and qtype == "f16":
+        kind = tensor_type(names[name], qtype, cfg.n_layers)
+        if kind in ("q4_k", "q6_k") and data.shape[-1] % QK_K:
+            kind = K_FALLBACK[kind]
+        qt = gguf.GGMLQuantizationType[kind.upper()] if kind not in ("f32", "f16") else None
+        if data.ndim == 2 and qt is not None and data.shape[1] % gguf.GGML_QUANT_SIZES[qt][0] == 0:
+            if kind in ("q4_k", "q6_k"):
+                blocks = quantize_k(np.ascontiguousarray(data, dtype=np.float32), kind)
+            else:
+                blocks = quantize(data, qt)
+            w.add_tensor(names[name], blocks, raw_dtype=qt)
+        elif data.ndim == 2 and kind == "f16":
             w.add_tensor(names[name], data.astype(np.float16))
         else:
             w.add_tensor(names[name], np.ascontiguousarray(data, dtype=np.float32))

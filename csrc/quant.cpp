@@ -529,14 +529,19 @@ const QuantizedRows& quantize_rows(ThreadPool& pool, int64_t M, int64_t K, const
     const float* x = X + r * ldx;
     for (int64_t b = b0; b < b1; ++b) {
       const float* xb = x + 32 * b;
-      float amax = 0.0f, sum = 0.0f;
-      for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xb[i])), sum += xb[i];
+      float amax = 0.0f;
+      for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xb[i]));
       const float db = amax / kQMax, id = db > 0.0f ? kQMax / amax : 0.0f;
+      int32_t qsum = 0;
       for (int i = 0; i < 16; ++i) {
         const int32_t q0 = int32_t(std::lrint(std::clamp(xb[2 * i] * id, -kQMax, kQMax)));
         const int32_t q1 = int32_t(std::lrint(std::clamp(xb[2 * i + 1] * id, -kQMax, kQMax)));
         at(16 * b + i) = int32_t((uint32_t(q0) & 0xFFFFu) | (uint32_t(q1) << 16));
+        qsum += q0 + q1;
       }
+      // The sum of the quantized x, not of x: Q4_K's q (0..15) and its minimum then see the same
+      // x, so its rounding error scales with the centred weight, not with q's mean of 7.5.
+      const float sum = db * float(qsum);
       for (int j = 0; j < J; ++j) d[b * L + j] = db, s[b * L + j] = j == 0 ? sum : 0.0f;  // J lanes add up
     }
   });

@@ -53,7 +53,7 @@ struct QuantizedRows {
   // [groups][K/2/J][L]: lane r * J + j holds pair p * J + j, (q[2i], q[2i+1]) as int16, of row r
   const int32_t* xp = nullptr;
   const float* dx = nullptr;  // [groups][K/32][L]: the block's scale d of row r (x ~ d * q), in its J lanes
-  const float* xs = nullptr;  // [groups][K/32][L]: the block's sum of x (f32; Q4_K's minimums), in slot 0
+  const float* xs = nullptr;  // [groups][K/32][L]: d * the block's sum of q (Q4_K's minimums), in slot 0
 };
 const QuantizedRows& quantize_rows(ThreadPool& pool, int64_t M, int64_t K, const float* X, int64_t ldx);
 
