@@ -218,6 +218,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     if not args.json and not args.no_live and out.isatty():
         live = LiveView(session, params.gen_length, out, "" if args.answer_only else prompt_text)
         live.dynamic = params.dynamic_steps
+        try:  # pinned words show from step 0
+            live.ids = [None if t == session.mask_id(params) else t for t in session.pinned_canvas(params)]
+        except ParamError as exc:
+            raise UsageError(exc.describe("flag")) from exc
         live.draw(f"{session.description} · step 0/{params.step_budget}")
     if not 1 <= args.best_of <= 64:
         raise UsageError(f"--best-of {args.best_of} must be from 1 to 64")

@@ -201,6 +201,12 @@ class Session:
 
         return word_ids(self.tokenizer, word)
 
+    def pinned_canvas(self, params: GenerationParams) -> list[int]:
+        """The answer canvas a run of `params` starts from: the mask id everywhere but at the
+        tokens of params.constraints (ParamError for constraints that do not fit)."""
+        init, _ = self._answer_canvas(1, params, None, None)
+        return [self.mask_id(params)] * params.gen_length if init is None else [int(t) for t in init[0]]
+
     def _answer_canvas(
         self,
         batch: int,

@@ -130,3 +130,17 @@ def test_record_keeps_the_starting_canvas(sessions) -> None:  # type: ignore[no-
     rec = record_run(s, "Hello", ids, params, s.generate_ids([ids], params))
     assert rec.answer_init[2] == s.word_ids("upon")[0] and rec.canvas_ids_at(0)[2] == rec.answer_init[2]
     assert rec.canvas_ids_at(0).count(None) == 15
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_live_view_shows_pinned_words_from_step_0() -> None:
+    out = _Tty()
+    args = ["generate", "It was", "--steps", "8", "--gen-length", "8", "--block-length", "8"]
+    assert main([*args, "--constraints", "3:upon"], out) == 0
+    plain = out.getvalue().replace("\x1b[2m", "").replace("\x1b[0m", "")  # the dimmed prompt
+    first = plain.split("\x1b[")[0]  # the frame drawn before the first step
+    assert "step 0/8" in first and "upon" in first and "░" in first
