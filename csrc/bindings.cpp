@@ -10,6 +10,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "blas.h"
 #include "generate.h"
@@ -210,12 +211,14 @@ class EngineHandle {
     std::vector<uint8_t> mask = mask_of(mask_obj, B, P);
     check_ids({p.mask_id, p.eos_id, p.eot_id});  // they index the logits' columns
     const ssize_t G = p.gen_length;
-    // generate.cpp counts positions in int: refuse a canvas past core/params.py's caps (1 << 20
-    // each) before P + G can overflow or size an allocation (fuzz_engine.py: 2^31 - 1 was UB, 2^28
-    // allocated gigabytes).
-    if (G > (ssize_t(1) << 20) || P > (ssize_t(1) << 20))
-      throw std::invalid_argument("prompt length " + std::to_string(P) + " and gen_length " + std::to_string(G) +
-                                  " must each be at most 1048576");
+    // generate.cpp counts positions and steps in int: refuse sizes past core/params.py's caps
+    // (1 << 20) before P + G or start_step + steps can overflow or size an allocation (found by
+    // tests/fuzz/fuzz_engine.py: gen_length 2^31 - 1 overflowed P + G, 2^28 allocated gigabytes,
+    // start_step 2^31 - 1 overflowed the step count).
+    for (const auto& [what, n] : {std::pair<const char*, int64_t>{"prompt length", P}, {"gen_length", G},
+                                  {"steps", p.steps}, {"start_step", start_step}})
+      if (n > (int64_t(1) << 20))
+        throw std::invalid_argument(std::string(what) + " " + std::to_string(n) + " is more than 1048576");
     const std::string shape = "(" + std::to_string(B) + ", " + std::to_string(G) + ")";
     std::vector<int64_t> answer;
     if (!answer_obj.is_none()) {

@@ -17,7 +17,8 @@ static void expect(const WeightView& v, int64_t rows, int64_t cols, const std::s
 void check_weights(const ModelWeights& w) {
   const ModelConfig& c = w.cfg;
   if (c.d_model <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 || c.n_heads % c.n_kv_heads != 0 ||
-      c.head_dim * c.n_heads != c.d_model || c.head_dim % 2 != 0 || c.ffn <= 0 || c.vocab <= 0) {
+      c.head_dim <= 0 ||
+      int64_t(c.head_dim) * c.n_heads != c.d_model || c.head_dim % 2 != 0 || c.ffn <= 0 || c.vocab <= 0) {
     throw std::invalid_argument("inconsistent model config (d_model, heads, kv heads, head_dim, ffn, vocab)");
   }
   if (int(w.layers.size()) != c.n_layers) throw std::invalid_argument("layer count disagrees with config");
