@@ -7,23 +7,29 @@ absorbed as they arrive (cheap), and repaints are throttled to about 30 per seco
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
+    QFocusEvent,
     QFont,
     QFontMetrics,
     QGuiApplication,
+    QKeyEvent,
     QKeySequence,
+    QMouseEvent,
     QPainter,
+    QPaintEvent,
     QPalette,
     QPen,
     QPixmap,
+    QResizeEvent,
     QStaticText,
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from llada_studio.core.session import MASK_PLACEHOLDER
 
+from .canvas_layout import CellKind, CellView, cell_label, layout_cells
 from .canvas_style import CanvasColors, bucket
 
 REPAINT_INTERVAL_MS = 33  # about 30 repaints per second, whatever the step rate
@@ -61,8 +67,6 @@ class TokenCanvas(QWidget):
         self._timer.setInterval(REPAINT_INTERVAL_MS)
         self._timer.timeout.connect(self._flush)
         self._dirty = False
-        self.repaints = 0  # paint events (the benchmark and tests read it)
-        self.events_absorbed = 0
         self.message = ""
         self._text_offsets: list[int] = []
         self._selection: tuple[int, int] | None = None  # (anchor, end) cell indices
@@ -87,7 +91,7 @@ class TokenCanvas(QWidget):
         self.step_blocks: dict[int, int] = {}  # step -> the block it worked on (for replay)
         self.live = False
         self._selection = None
-        self._layout_cache: tuple[int, int, list[QRectF]] | None = None
+        self._layout_cache = None
         self._request_repaint(immediate=True)
 
     def refresh_colors(self) -> None:
@@ -144,7 +148,6 @@ class TokenCanvas(QWidget):
         self.step_blocks[step] = block
         if self.live or self.shown_step == step - 1:
             self.shown_step = step
-        self.events_absorbed += 1
         self._layout_cache = None
         self._request_repaint()
 
@@ -236,27 +239,27 @@ class TokenCanvas(QWidget):
                 return i
         return None
 
-    def mousePressEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         i = self._cell_at(event.position().x(), event.position().y())
         self._selection = (i, i) if i is not None else None
         self.setFocus(Qt.FocusReason.MouseFocusReason)
         self.update()
 
-    def mouseMoveEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         i = self._cell_at(event.position().x(), event.position().y())
         if self._selection is not None and i is not None:
             self._selection = (self._selection[0], i)
             self.update()
 
-    def focusInEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
+    def focusInEvent(self, event: QFocusEvent) -> None:
         self.update()  # draw the focus indicator
         super().focusInEvent(event)
 
-    def focusOutEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
+    def focusOutEvent(self, event: QFocusEvent) -> None:
         self.update()
         super().focusOutEvent(event)
 
-    def keyPressEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.matches(QKeySequence.StandardKey.SelectAll):
             self.select_all()
         elif event.matches(QKeySequence.StandardKey.Copy):
@@ -265,15 +268,21 @@ class TokenCanvas(QWidget):
         else:
             super().keyPressEvent(event)
 
-    # -- layout --------------------------------------------------------------------------
+    # -- layout (canvas_layout.layout_cells) ----------------------------------------------
     def _cell_text(self, i: int) -> str:
-        t = self.texts[i]
-        if self.tokens[i] in self.special_ids:
-            return ""
-        shown = t.strip()
-        if not shown:
-            return "↵" if "\n" in t else "␣"
-        return shown.replace("\n", "↵")
+        return "" if self.tokens[i] in self.special_ids else cell_label(self.texts[i])
+
+    def _cell_views(self) -> list[CellView]:
+        views = []
+        for i in range(self.gen_length):
+            s = self.revealed_at[i]
+            if not (s and s <= self.shown_step):
+                views.append(CellView(CellKind.MASKED))
+            elif self.tokens[i] in self.special_ids:
+                views.append(CellView(CellKind.SPECIAL))
+            else:
+                views.append(CellView(CellKind.TEXT, self.texts[i]))
+        return views
 
     def _layout(self) -> list[QRectF]:
         width = max(100, self.width())
@@ -289,56 +298,10 @@ class TokenCanvas(QWidget):
                 w = widths[text] = fm.horizontalAdvance(text)
             return w
 
-        h = fm.height() + 8
-        pad, gap, margin = 5, 4, 12
-        mask_w = fm.horizontalAdvance("mmmm") + 2 * pad
-        special_w = 14
-        x, y = margin, margin
-        rects: list[QRectF] = []
-        offsets: list[int] = []  # where each cell's text starts inside its rect
-        after_text = False  # the cell before is revealed text that does not end a line
-        word_start = 0  # first cell of the word the current cell belongs to
-        for i in range(self.gen_length):
-            s = self.revealed_at[i]
-            is_text = joined = False
-            if s and s <= self.shown_step:
-                if self.tokens[i] in self.special_ids:
-                    w = special_w
-                else:
-                    is_text = True
-                    w = advance(self._cell_text(i)) + 2 * pad
-                    # A piece that does not start with a space continues the word before it ("surv" +
-                    # "ival", "France" + ","): set its text right after that word's, so words read whole.
-                    text = self.texts[i]
-                    joined = after_text and bool(text) and not text[0].isspace() and x > margin
-                    if joined:
-                        # Its cell starts where the word's text ends (no left padding), so its
-                        # highlight never paints over the last letter of the piece before it.
-                        x -= gap + pad
-                        w -= pad
-            else:
-                w = mask_w
-            if not joined:
-                word_start = i
-            after_text = is_text and "\n" not in self.texts[i]
-            if x + w > width - margin and x > margin:
-                if joined and rects[word_start].x() > margin:  # carry the whole word to the next line
-                    shift = rects[word_start].x() - margin
-                    for r in rects[word_start:]:
-                        r.translate(-shift, h + gap)
-                    x -= shift
-                else:
-                    x = margin
-                y += h + gap
-            rects.append(QRectF(x, y, w, h))
-            offsets.append(0 if joined else pad)
-            x += w + gap
-            if s and s <= self.shown_step and "\n" in self.texts[i] and self.tokens[i] not in self.special_ids:
-                x = margin
-                y += h + gap
-        self._layout_cache = (width, self.shown_step, rects)
-        self._text_offsets = offsets
-        return rects
+        layout = layout_cells(self._cell_views(), width, advance, fm.height())
+        self._layout_cache = (width, self.shown_step, layout.rects)
+        self._text_offsets = layout.text_offsets
+        return layout.rects
 
     def _relayout(self) -> None:
         rects = self._layout()
@@ -348,11 +311,12 @@ class TokenCanvas(QWidget):
         if self.minimumHeight() != bottom:
             self.setMinimumHeight(bottom)
 
-    def changeEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
-        if event.type() in (event.Type.PaletteChange, event.Type.StyleChange, event.Type.ApplicationPaletteChange):
+    def changeEvent(self, event: QEvent) -> None:
+        kind = QEvent.Type
+        if event.type() in (kind.PaletteChange, kind.StyleChange, kind.ApplicationPaletteChange):
             self._colors = None
             self._mask_pixmaps.clear()
-        if event.type() == event.Type.FontChange:
+        if event.type() == kind.FontChange:
             self._widths.clear()
             self._static.clear()
             self._mask_pixmaps.clear()
@@ -362,14 +326,13 @@ class TokenCanvas(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(640, 320)
 
-    def resizeEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
+    def resizeEvent(self, event: QResizeEvent) -> None:
         self._layout_cache = None
         self._relayout()
         super().resizeEvent(event)
 
     # -- painting ------------------------------------------------------------------------
-    def paintEvent(self, _event) -> None:  # noqa: ANN001 - Qt signature
-        self.repaints += 1
+    def paintEvent(self, _event: QPaintEvent) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         if self._colors is None:

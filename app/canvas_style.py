@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PySide6.QtCore import QEvent
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
@@ -80,7 +81,7 @@ class Legend(QWidget):
                 f"background:{c.name()}; border:1px solid {colors.mask_border.name()}; border-radius:3px;"
             )
 
-    def changeEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
-        if event.type() == event.Type.PaletteChange:
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
             self.refresh()
         super().changeEvent(event)

@@ -4,14 +4,16 @@ control, and a slider over an explicit list of values."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QWidget
 
+W = TypeVar("W", bound=QWidget)
 
-def describe(widget: QWidget, name: str, tip: str) -> QWidget:
-    """Every control gets an accessible name (screen readers) and a tooltip."""
+
+def describe(widget: W, name: str, tip: str) -> W:
+    """Every control gets an accessible name (screen readers) and a tooltip; returns the widget."""
     widget.setAccessibleName(name)
     widget.setToolTip(tip)
     return widget
@@ -24,7 +26,8 @@ class ChoiceSlider(QWidget):
 
     valueChanged = Signal(object)
 
-    def __init__(self, name: str, tip: str, values: Sequence[Any], fmt: str = "{}", parent: QWidget | None = None):
+    def __init__(self, name: str, tip: str, values: Sequence[Any], fmt: str = "{}",
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._values: list[Any] = list(values)
         self._fmt = fmt

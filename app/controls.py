@@ -342,7 +342,7 @@ class ControlsPanel(QWidget):
                     continue  # unreadable: the control keeps its value
                 if isinstance(value, float) and not math.isfinite(value):
                     continue
-                if k == "seed" and not 0 <= value <= SEED_MAX:
+                if k == "seed" and not (isinstance(value, int) and 0 <= value <= SEED_MAX):
                     continue
                 d[k] = value
         settings.endGroup()
@@ -366,5 +366,11 @@ class ControlsPanel(QWidget):
 
     def _matches(self, values: dict[str, Any]) -> bool:
         cur = self.params().to_dict()
-        return all(abs(cur.get(k) - v) < 1e-9 if isinstance(v, float) else cur.get(k) == v
-                   for k, v in values.items())
+        for k, v in values.items():
+            have = cur.get(k)
+            if isinstance(v, float) and isinstance(have, (int, float)):
+                if abs(have - v) >= 1e-9:
+                    return False
+            elif have != v:
+                return False
+        return True

@@ -14,18 +14,29 @@ import asyncio
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from . import APP_NAME, ORG_NAME
 
-
-def _app(argv0: str = "llada-studio"):  # noqa: ANN202 - returns QApplication
+if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance()
-    if app is None:
+    from .engine_messages import LoadFailure, ModelInfo, RunFailure, RunOutcome, StepUpdate
+
+
+def _app(argv0: str = "llada-studio") -> QApplication:
+    from PySide6.QtWidgets import QApplication
+
+    existing = QApplication.instance()
+    if existing is None:
         app = QApplication([argv0])
+    elif isinstance(existing, QApplication):
+        app = existing
+    else:  # a QCoreApplication made elsewhere in this process: no window can be shown
+        raise RuntimeError(f"a {type(existing).__name__} already exists; the window needs a QApplication")
     app.setOrganizationName(ORG_NAME)
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
@@ -37,7 +48,8 @@ def run_window(model_dir: str | None = None, engine: str | None = None, threads:
     """Show the window under a qasync event loop until it is closed."""
     import qasync
 
-    from .window import MainWindow, app_icon
+    from .window import MainWindow
+    from .window_settings import app_icon
 
     app = _app()
     app.setWindowIcon(app_icon())
@@ -88,7 +100,9 @@ def self_test(argv: Sequence[str]) -> int:
         return 2
 
     app = _app()  # noqa: F841 - keeps the QApplication alive
-    report: dict[str, object] = {}
+    report: dict[str, float] = {}
+    shown_steps: list[int] = []  # each step the window showed (its stepShown signal)
+    shown_on: set[int] = set()  # the threads it showed them on: the GUI thread only
 
     async def run() -> int:
         loop = asyncio.get_running_loop()
@@ -104,7 +118,7 @@ def self_test(argv: Sequence[str]) -> int:
                     print(f"self-test FAILED: {message}", file=sys.stderr)
                     done.set_result(1)
 
-            def loaded(info) -> None:  # noqa: ANN001
+            def loaded(_info: ModelInfo) -> None:
                 report["load_s"] = time.perf_counter() - t0
                 gen = max(1, args.gen_length)
                 win.controls.set_params(dict(gen_length=gen, block_length=gen, max_steps=min(args.steps, gen),
@@ -115,15 +129,22 @@ def self_test(argv: Sequence[str]) -> int:
                 if not win.generate():
                     fail("the window refused to start a generation")
 
-            def finished(outcome) -> None:  # noqa: ANN001
+            def step_shown(update: StepUpdate) -> None:
+                shown_steps.append(update.event.step)
+                shown_on.add(threading.get_ident())
+
+            def finished(outcome: RunOutcome) -> None:
                 res = outcome.result
                 steps = len(res.trajectory)
                 expected = outcome.request.params.max_steps
                 if res.cancelled or steps != expected:
                     fail(f"generation ended after {steps} of {expected} steps (cancelled={res.cancelled})")
                     return
-                if win.step_updates_received != steps:
-                    fail(f"the window received {win.step_updates_received} step events for {steps} steps")
+                if len(shown_steps) != steps:
+                    fail(f"the window showed {len(shown_steps)} step events for {steps} steps")
+                    return
+                if shown_on != {threading.main_thread().ident}:
+                    fail("the window showed steps off the GUI thread")
                     return
                 m = outcome.model
                 total = float(res.timings.get("total_s", 0.0))
@@ -136,16 +157,23 @@ def self_test(argv: Sequence[str]) -> int:
                 p = outcome.request.params
                 print(f"  run:     {steps} steps, {p.gen_length} tokens, {total:.2f} s "
                       f"({p.gen_length / total if total > 0 else 0:.1f} tok/s), "
-                      f"{win.step_updates_received} step events")
+                      f"{len(shown_steps)} step events")
                 print(f"  prompt:  {outcome.request.prompt!r}")
                 print(f"  text:    {outcome.text[:200]!r}")
                 if not done.done():
                     done.set_result(0)
 
+            def load_failed(f: LoadFailure) -> None:
+                fail(f"could not load {f.path}: {f.problem}")
+
+            def run_failed(f: RunFailure) -> None:
+                fail(f"generation failed: {f.message}")
+
             win.modelLoaded.connect(loaded)
+            win.stepShown.connect(step_shown)
             win.runFinished.connect(finished)
-            win.loadFailed.connect(lambda f: fail(f"could not load {f.path}: {f.problem}"))
-            win.runFailed.connect(lambda f: fail(f"generation failed: {f.message}"))
+            win.loadFailed.connect(load_failed)
+            win.runFailed.connect(run_failed)
             win.open_model(args.model)
             try:
                 code = await asyncio.wait_for(done, timeout=args.timeout)

@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from .engine_messages import StepUpdate
     from .launcher import _app
     from .window import MainWindow
 
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     empty = MainWindow(settings=settings, autoload=False)
     empty.resize(1100, 700)
     empty.show()
-    empty._autoload(None) if False else empty._show_no_model(
+    empty._show_no_model(
         "No model loaded.\n\nThe bundled model is not installed here.\n"
         "Use File → Open model folder… (Ctrl+O) to choose a LLaDA-format checkpoint."
     )
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     taken: list[int] = []
     half = win.controls.params().max_steps // 2
 
-    def on_step(update) -> None:  # noqa: ANN001
+    def on_step(update: StepUpdate) -> None:
         if not taken and update.event.step >= half:
             taken.append(update.event.step)
             shot(win, "2-mid-generation")

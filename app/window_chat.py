@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from .window_base import UiState, WindowBase
 
 
-class WindowChat:
-    chat_mode: Any
-    prompt: Any
-    transcript: Any
-    state: Any
-    _plain_prompt: str
-
-    # ======================================================================================
+class WindowChat(WindowBase):
     def _on_chat_mode(self, on: bool) -> None:
         if self.chat_mode.isEnabled():
             self._chat_pref = on
@@ -29,10 +22,6 @@ class WindowChat:
         self._set_state(self.state)
 
     def new_chat(self) -> None:
-        if self.state == "running" or not self._chat_active():
+        if self.state == UiState.RUNNING or not self._chat_active():
             return
         self.transcript.clear_history()
-
-    def _chat_active(self) -> bool:
-        return self.chat_mode.isEnabled() and self.chat_mode.isChecked()
-

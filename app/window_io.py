@@ -1,7 +1,7 @@
-"""The window's file, clipboard and look actions: copy, export, theme, About.
+"""The window's file, clipboard and look actions: copy, export, saved runs, theme, About.
 
-A mixin of MainWindow (it uses the window's `outcome`, `model`, `settings` and panels), kept
-apart so the window file holds only composition and the two lifecycles.
+A part of MainWindow (it uses the window's `outcome`, `model`, `settings` and panels: see
+window_base), kept apart so the window file holds only composition and the run lifecycle.
 """
 
 from __future__ import annotations
@@ -17,17 +17,13 @@ from llada_studio.core.params import plural
 from llada_studio.core.session import MASK_PLACEHOLDER
 
 from . import APP_NAME
+from .engine_messages import RunOutcome
 from .export import outcome_of, record_of, run_passage, write_json, write_text
 from .theme import THEMES, apply_theme
+from .window_base import UiState, WindowBase
 
 
-class WindowIO:
-    outcome: Any
-    model: Any
-    settings: Any
-    status: Any
-    _run_id: int
-
+class WindowIO(WindowBase):
     # -- text ------------------------------------------------------------------------------
     def result_text(self) -> str:
         """The generated answer of the last run."""
@@ -52,15 +48,18 @@ class WindowIO:
 
     # -- export ----------------------------------------------------------------------------
     def export_data(self) -> dict[str, Any]:
-        if self.outcome is None:
-            raise ValueError("nothing to export yet: generate first")
-        return record_of(self.outcome).to_json()
+        return record_of(self._shown_outcome()).to_json()
 
     def export_json(self, path: str | Path) -> Path:
-        return write_json(self.outcome, path)
+        return write_json(self._shown_outcome(), path)
 
     def export_text(self, path: str | Path) -> Path:
-        return write_text(self.outcome, path)
+        return write_text(self._shown_outcome(), path)
+
+    def _shown_outcome(self) -> RunOutcome:
+        if self.outcome is None:
+            raise ValueError("nothing to export yet: generate first")
+        return self.outcome
 
     def _export_start(self, suffix: str) -> str:
         folder = str(self.settings.value("export_dir", "", type=str) or "") or str(Path.home())
@@ -94,7 +93,7 @@ class WindowIO:
         from llada_studio.core.run_film import export_film
 
         try:
-            out = export_film(record_of(self.outcome), path)
+            out = export_film(record_of(self._shown_outcome()), path)
         except (OSError, ValueError, ImportError) as exc:  # ImportError: a build without Pillow
             QMessageBox.warning(self, "Export failed", f"Could not write {path}:\n{exc}")
             return None
@@ -121,22 +120,22 @@ class WindowIO:
         and replay; the loaded model stays as it is."""
         from llada_studio.core.run_file import RunFileError, RunRecord
 
-        if self.state == "running":  # type: ignore[attr-defined]
+        if self.state == UiState.RUNNING:
             return False
         try:
             record = RunRecord.load(path)
         except RunFileError as exc:
             self.status.message(f"Could not open the run: {exc.problem}", 8000)
-            if self.dialogs:  # type: ignore[attr-defined]
+            if self.dialogs:
                 QMessageBox.warning(self, "Not a run file", f"{exc.path}\n\n{exc.problem}")
             return False
         self._run_id += 1
-        self.show_outcome(outcome_of(record, self._run_id))  # type: ignore[attr-defined]
+        self.show_outcome(outcome_of(record, self._run_id))
         self.status.message(f"Opened {Path(path).name}: {plural(len(record.trajectory), 'step')}", 5000)
         return True
 
     # -- a saved run -----------------------------------------------------------------------
-    def show_outcome(self, outcome: Any) -> None:
+    def show_outcome(self, outcome: RunOutcome) -> None:
         """Put a finished run on the canvas without running it (a saved run opened)."""
         self.replay.stop()
         self.outcome = outcome
@@ -158,18 +157,18 @@ class WindowIO:
 
     # -- replay ----------------------------------------------------------------------------
     def toggle_replay(self) -> None:
-        self.replay.toggle()  # type: ignore[attr-defined]
+        self.replay.toggle()
 
     # -- look ------------------------------------------------------------------------------
     def set_theme(self, theme: str) -> None:
         self.theme = theme if theme in THEMES else "system"
-        for a in self.actions_.theme_group.actions():  # type: ignore[attr-defined]
+        for a in self.actions_.theme_group.actions():
             a.setChecked(a.data() == self.theme)
         app = QApplication.instance()
         if isinstance(app, QApplication):
             apply_theme(app, self.theme)
-        self.legend.refresh()  # type: ignore[attr-defined]
-        self.canvas.refresh_colors()  # type: ignore[attr-defined]
+        self.legend.refresh()
+        self.canvas.refresh_colors()
         self.settings.setValue("theme", self.theme)
 
     def toggle_theme(self) -> None:
@@ -177,7 +176,7 @@ class WindowIO:
         current = app.property("lladaTheme") if app is not None else "light"
         self.set_theme("light" if current == "dark" else "dark")
 
-    def _system_scheme_changed(self, *_args: Any) -> None:
+    def _system_scheme_changed(self, *_args: object) -> None:
         if self.theme == "system":
             self.set_theme("system")
 

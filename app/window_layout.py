@@ -3,7 +3,7 @@ status bar. Composition only: what the widgets do lives in the window and its pa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
@@ -30,9 +30,13 @@ from .replay_bar import ReplayBar
 from .status_panel import StatusPanel
 from .theme import apply_theme
 
+if TYPE_CHECKING:
+    from .window import MainWindow
 
-def build_window(win: Any) -> None:
-    """Create the panels of `win` (a MainWindow), wire them to its methods, restore settings."""
+
+def build_window(win: MainWindow) -> None:
+    """Create the panels of `win`, wire them to its methods, restore settings (the widgets' names
+    and types are declared in window_base.WindowBase)."""
     win.prompt = describe(QPlainTextEdit(), "Prompt", "What the model continues (or your chat message). "
                            "Ctrl+Enter generates; Tab moves to the next control.")
     win.prompt.setObjectName("promptEdit")
@@ -124,7 +128,7 @@ def build_window(win: Any) -> None:
     a.engine_group.triggered.connect(win._on_engine_chosen)
     a.threads_group.triggered.connect(win._on_threads_chosen)
     a.device_group.triggered.connect(win._on_device_chosen)
-    a.theme_group.triggered.connect(lambda act: win.set_theme(act.data()))
+    a.theme_group.triggered.connect(lambda act: win.set_theme(str(act.data())))
     win.status = StatusPanel(win.statusBar())
     st = win.status
     win.status_step, win.status_block, win.status_speed = st.step, st.block, st.speed

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtGui import QIcon
@@ -13,6 +12,8 @@ from PySide6.QtGui import QIcon
 from llada_studio.core.resources import resources_dir
 
 from . import ORG_NAME, SETTINGS_APP
+from .engine_messages import ModelInfo
+from .window_base import WindowBase
 
 
 def make_settings() -> QSettings:
@@ -49,13 +50,16 @@ def repair_settings(settings: QSettings) -> str | None:
 def saved_int(settings: QSettings, key: str, default: int, low: int, high: int) -> int:
     """An integer setting within [low, high]; anything else (garbage, out of range) is the default."""
     try:
-        value = int(settings.value(key, default, type=int) or default)
+        raw = settings.value(key, default, type=int)  # an int, or TypeError/ValueError
     except (TypeError, ValueError):
         return default
+    if not isinstance(raw, int) or isinstance(raw, bool):
+        return default
+    value = raw or default
     return value if low <= value <= high else default
 
 
-def model_settings_group(info: Any) -> str:
+def model_settings_group(info: ModelInfo) -> str:
     """The QSettings group of one model's own settings: its name and a digest of where it is."""
     import hashlib
 
@@ -64,9 +68,7 @@ def model_settings_group(info: Any) -> str:
     return f"models/{name}-{digest}"
 
 
-class WindowSettings:
-    settings: Any
-
+class WindowSettings(WindowBase):
     def _saved_engine(self, asked: str | None) -> str:
         from llada_studio.core.engine import engine_unavailable_reason
 
@@ -90,7 +92,7 @@ class WindowSettings:
     def save_settings(self) -> None:
         s = self.settings
         self.controls.save(s)
-        if getattr(self, "model_key", None):
+        if self.model_key:
             self.controls.save(s, self.model_key)
         s.setValue("prompt", self.prompt.toPlainText() if not self._chat_active() else self._plain_prompt)
         s.setValue("chat_mode", self.chat_mode.isChecked() if self.chat_mode.isEnabled() else self._chat_pref)
@@ -100,14 +102,14 @@ class WindowSettings:
         s.setValue("window/splitter", self.splitter.saveState())
         s.sync()
 
-    def _use_model_settings(self, info: Any) -> None:
+    def _use_model_settings(self, info: ModelInfo) -> None:
         """Each model keeps its own settings: the ones last used with it, else its defaults (the
         bundled model's tested ones, or the published LLaDA ones for an 8B model)."""
         if self.model_key is not None:
             self.controls.save(self.settings, self.model_key)  # the model being replaced keeps its own
-        self.model_key = model_settings_group(info)
-        if self.model_key in self.settings.childGroups() or self.settings.contains(self.model_key + "/max_steps"):
-            self.controls.restore(self.settings, self.model_key)
+        key = self.model_key = model_settings_group(info)
+        if key in self.settings.childGroups() or self.settings.contains(key + "/max_steps"):
+            self.controls.restore(self.settings, key)
         else:
             from llada_studio.core.model_defaults import defaults_for
 

@@ -14,159 +14,39 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from llada_studio.core.errors import CheckpointError, EngineUnavailableError
-from llada_studio.core.events import CancelToken, GenerationResult, StepEvent
-from llada_studio.core.params import GenerationParams, ParamError
+from llada_studio.core.events import StepEvent
+from llada_studio.core.params import ParamError
 from llada_studio.core.session import Session
 
+from .engine_messages import (
+    GenerationRequest,
+    LoadFailure,
+    LoadRequest,
+    ModelInfo,
+    RemoteTarget,
+    RunFailure,
+    RunOutcome,
+    RunStarted,
+    ScoreOutcome,
+    ScoreRequest,
+    StepUpdate,
+)
 
-# -- requests (GUI -> worker) -----------------------------------------------------------------
-@dataclass(frozen=True)
-class RemoteTarget:
-    """A server started with `llada-studio serve` elsewhere (the GPU in another room)."""
+if TYPE_CHECKING:
+    from llada_studio.core.server.client import RemoteClient
 
-    url: str
-    api_key: str | None = None
-
-
-@dataclass(frozen=True)
-class LoadRequest:
-    model_dir: str | None  # None: the bundled model
-    engine: str = "auto"
-    threads: int | None = None
-    explicit: bool = True  # the user asked for it (a failure gets a dialog, not just a notice)
-    remote: RemoteTarget | None = None  # set: drive that server's engine instead of a local one
-    device: str = "cpu"  # "cpu" (C++ engine when built) or "cuda:N" (the torch engine on that GPU)
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    run_id: int
-    prompt: str
-    params: GenerationParams
-    chat: bool = False
-    history: tuple[tuple[str, str], ...] = ()  # (role, content) turns before this prompt
-    cancel: CancelToken = field(default_factory=CancelToken, compare=False)
-
-    def history_messages(self) -> list[dict[str, str]]:
-        return [{"role": r, "content": c} for r, c in self.history]
-
-
-# -- payloads (worker -> GUI) -----------------------------------------------------------------
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the window shows about a loaded model (a snapshot; the session stays on the worker)."""
-
-    path: str
-    name: str
-    engine: str
-    device: str
-    threads: int
-    description: str
-    license: str | None
-    num_parameters: int
-    weight_dtype: str
-    has_chat_template: bool
-    mask_id: int
-    eos_id: int
-    eot_id: int
-    max_sequence_length: int
-    load_seconds: float
-    remote: bool = False  # the engine runs on a server (path holds its URL)
-    has_eot: bool = True  # the tokenizer has an end-of-turn token (confidence_eos_eot_inf needs it)
-
-    @classmethod
-    def of(cls, session: Session) -> ModelInfo:
-        ck = session.checkpoint
-        return cls(
-            path=str(ck.path),
-            name=ck.name,
-            engine=session.engine.name,
-            device=session.engine.device,
-            threads=int(session.engine.threads),
-            description=session.description,
-            license=ck.license,
-            num_parameters=int(ck.num_parameters),
-            weight_dtype=str(ck.weight_dtype),
-            has_chat_template=bool(session.tokenizer.has_chat_template),
-            mask_id=int(ck.mask_id),
-            eos_id=int(ck.eos_id),
-            eot_id=int(ck.eot_id),
-            max_sequence_length=int(ck.config.max_sequence_length),
-            load_seconds=float(getattr(session, "load_seconds", 0.0)),
-            has_eot=bool(getattr(ck, "has_eot", True)),
-        )
-
-
-@dataclass(frozen=True)
-class LoadFailure:
-    request: LoadRequest
-    path: str
-    problem: str
-    kind: str  # "checkpoint", "engine", "error"
-
-
-@dataclass(frozen=True)
-class StepUpdate:
-    """One step for the canvas: the core event (row 0 is drawn) and the text of each token."""
-
-    run_id: int
-    event: StepEvent
-    texts: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class RunStarted:
-    run_id: int
-    prompt_ids: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    run_id: int
-    request: GenerationRequest
-    prompt_ids: tuple[int, ...]
-    result: GenerationResult
-    token_texts: tuple[str, ...]  # text of each generated token (for replay and export)
-    model: ModelInfo
-
-    @property
-    def text(self) -> str:
-        return self.result.texts[0] if self.result.texts else ""
-
-    @property
-    def cancelled(self) -> bool:
-        return self.result.cancelled
-
-
-@dataclass(frozen=True)
-class RunFailure:
-    run_id: int
-    message: str
-
-
-@dataclass(frozen=True)
-class ScoreRequest:
-    """How likely the model finds an answer after its prompt (core.likelihood's Monte-Carlo ELBO)."""
-
-    run_id: int
-    prompt_ids: tuple[int, ...]
-    answer_ids: tuple[int, ...]
-    mc_num: int = 64
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class ScoreOutcome:
-    run_id: int
-    description: str  # the estimate in words, or why it could not be made
-    log_likelihood: float | None
+# The messages are imported from here too (the window's and the tests' older imports).
+__all__ = [
+    "EngineHost", "EngineWorker", "describe_failure", "model_exists",
+    "GenerationRequest", "LoadFailure", "LoadRequest", "ModelInfo", "RemoteTarget", "RunFailure", "RunOutcome",
+    "RunStarted", "ScoreOutcome", "ScoreRequest", "StepUpdate",
+]
 
 
 class _LoadAborted(Exception):
@@ -189,7 +69,7 @@ class EngineWorker(QObject):
     def __init__(self) -> None:
         super().__init__()
         self.session: Session | None = None
-        self.remote: Any = None  # a core.server.client.RemoteClient while connected to a server
+        self.remote: RemoteClient | None = None  # while connected to a server
         self.info: ModelInfo | None = None
         # Set by the GUI at shutdown: a load in progress gives up at its next progress report.
         self.abort_load = threading.Event()
@@ -313,12 +193,11 @@ class EngineWorker(QObject):
             return
         self.finished.emit(RunOutcome(request.run_id, request, prompt_ids, result, texts, info))
 
-
     def _generate_remote(self, request: GenerationRequest) -> None:
         from llada_studio.core.server.client import RemoteError
 
         client, info = self.remote, self.info
-        assert info is not None
+        assert client is not None and info is not None  # generate() sends only a connected run here
 
         def on_step(event: StepEvent) -> bool:
             texts = tuple(client.token_texts(event.tokens[0])) if event.tokens else ()
@@ -349,21 +228,22 @@ class EngineHost(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.thread = QThread()
-        self.thread.setObjectName("llada-engine")
+        # Not named `thread`: that is QObject.thread(), the thread this host object lives on.
+        self.engine_thread = QThread()
+        self.engine_thread.setObjectName("llada-engine")
         self.worker = EngineWorker()
-        self.worker.moveToThread(self.thread)
+        self.worker.moveToThread(self.engine_thread)
         # Queued: the worker lives on the engine thread, so these calls run there.
         self.requestLoad.connect(self.worker.load)
         self.requestGenerate.connect(self.worker.generate)
         self.requestScore.connect(self.worker.score)
         self._current: GenerationRequest | None = None
         self._down = False
-        self.thread.start()
+        self.engine_thread.start()
 
     @property
     def running(self) -> bool:
-        return self.thread.isRunning()
+        return bool(self.engine_thread.isRunning())
 
     def load(self, request: LoadRequest) -> None:
         if not self._down:
@@ -385,18 +265,18 @@ class EngineHost(QObject):
     def shutdown(self, timeout_s: float | None = None) -> bool:
         """Stop, quit, wait. Returns True when the thread has ended."""
         if self._down:
-            return not self.thread.isRunning()
+            return not self.engine_thread.isRunning()
         self._down = True
         self.stop()
         self.worker.abort_load.set()
-        self.thread.quit()
+        self.engine_thread.quit()
         if timeout_s is None:
-            ok = self.thread.wait()
+            ok = self.engine_thread.wait()
         else:
             deadline = time.monotonic() + timeout_s
             ok = False
             while time.monotonic() < deadline:
-                if self.thread.wait(50):
+                if self.engine_thread.wait(50):
                     ok = True
                     break
         return bool(ok)

@@ -33,10 +33,12 @@ def test_a_remote_run_streams_into_the_canvas_like_a_local_one(qtbot, make_windo
     win.controls.set_params(SMALL)
     win.controls.seed_lock.setChecked(True)
     win.prompt.setPlainText("hello world the")
+    steps: list[int] = []
+    win.stepShown.connect(lambda u: steps.append(u.event.step))
     with qtbot.waitSignal(win.runFinished, timeout=60_000) as done:
         assert win.generate()
     outcome = done.args[0]
-    assert win.step_updates_received == 16 and win.canvas.visible_token_count() == 32
+    assert steps == list(range(1, 17)) and win.canvas.visible_token_count() == 32
     from llada_studio.core.params import GenerationParams
 
     local = session.generate_ids([session.encode("hello world the")], GenerationParams(**SMALL))

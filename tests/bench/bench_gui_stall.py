@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds of the same timer with the window idle, first (the machine's own noise)")
     args = ap.parse_args(argv)
 
-    from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
+    from PySide6.QtCore import QElapsedTimer, QEvent, QEventLoop, QObject, QSettings, QTimer
 
     from llada_studio.app.launcher import _app
     from llada_studio.app.window import MainWindow
@@ -60,6 +60,21 @@ def main(argv: list[str] | None = None) -> int:
     win = MainWindow(settings=settings, autoload=False, engine=args.engine, threads=args.threads)
     win.resize(1100, 700)
     win.show()
+
+    class PaintCounter(QObject):
+        """The canvas's paint events, seen through an event filter (the canvas keeps no count)."""
+
+        paints = 0
+
+        def eventFilter(self, _obj: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                self.paints += 1
+            return False
+
+    painted = PaintCounter(win.canvas)
+    win.canvas.installEventFilter(painted)
+    step_events = [0]  # the steps the window showed (its stepShown signal), over all runs
+    win.stepShown.connect(lambda _update: step_events.__setitem__(0, step_events[0] + 1))
 
     from llada_studio.app.signal_wait import wait_for_signal
 
@@ -122,13 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         gaps = gaps[1:]  # the first interval straddles the click
         res = outcome.result
         steps = len(res.trajectory)
-        paints = win.canvas.repaints
+        paints = painted.paints
         worst_all.append(max(gaps))
         print(f"run {run + 1}: {steps} steps in {wall:.2f} s ({steps / wall:.1f} steps/s, "
               f"{args.gen_length / wall:.1f} tok/s); {len(gaps)} ticks; gap ms: "
               f"max {max(gaps):.1f}, p99 {percentile(gaps, 99):.1f}, p95 {percentile(gaps, 95):.1f}, "
               f"median {statistics.median(gaps):.1f}; canvas paints so far {paints}; "
-              f"step events {win.step_updates_received}")
+              f"step events {step_events[0]}")
     worst = max(worst_all)
     verdict = "PASS" if worst < TARGET_MS else "FAIL"
     print(f"largest stall over {args.runs} runs: {worst:.1f} ms -> {verdict} (target < {TARGET_MS:.0f} ms)")
