@@ -36,6 +36,8 @@ from typing import Any
 
 import torch
 
+from ..torch_compile import compile_enabled
+
 KV = tuple[torch.Tensor, torch.Tensor]
 
 # Why capture was given up, newest last (benchmarks print it; the sampler just runs eagerly then).
@@ -51,7 +53,7 @@ def compile_requested() -> bool:
     generation starts, so setting it between generations takes effect at the next one)."""
     if _NO_COMPILE[0]:
         return False
-    return os.environ.get("LLADA_TORCH_COMPILE", "") not in ("", "0")
+    return compile_enabled()
 
 
 def warm_up_requested() -> bool:

@@ -45,11 +45,15 @@ def test_second_generation_replays_without_capture(tiny: tuple[LLaDAModel, objec
     first = run(model, ck, cache)
     captures = cuda_graphs.STATS["captures"]
     second = run(model, ck, cache)
-    assert cuda_graphs.STATS["captures"] == captures, "same shape: the model's graph is replayed"
+    if cache != "prefix":
+        # The prefix cache's rows run from the block to the end: another shape each block, so
+        # it captures once per block in every generation (as before graphs were kept).
+        assert cuda_graphs.STATS["captures"] == captures, "same shape: the model's graph is replayed"
     assert second == first
     assert run(model, ck, cache, graphs=False) == first  # the eager pass gives the same tokens
+    before = cuda_graphs.STATS["captures"]
     run(model, ck, cache, prompt_len=48)  # another canvas length captures anew
-    assert cuda_graphs.STATS["captures"] > captures
+    assert cuda_graphs.STATS["captures"] > before
     assert run(model, ck, cache) == first
     assert not cuda_graphs.FAILURES
 
