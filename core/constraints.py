@@ -60,6 +60,22 @@ def parse_constraints(text: str) -> tuple[tuple[int, str], ...]:
     return tuple(out)
 
 
+def format_constraints(pairs: Sequence[tuple[int, str]]) -> str:
+    """((0, 'Once'), (5, 'upon')) -> '0:Once, 5:upon' (by position)."""
+    return ", ".join(f"{pos}:{word}" for pos, word in sorted(pairs))
+
+
+def with_constraint(text: str, pos: int, word: str | None) -> str:
+    """The list `text` with `word` pinned at answer position `pos` (replacing what was pinned
+    there; None or '' unpins it): what a click on a canvas cell makes of params.constraints."""
+    kept = [(p, w) for p, w in parse_constraints(text) if p != pos]
+    if word and word.strip():
+        if "," in word:
+            raise ConstraintError(f"{{0}}: {_quote(word)}: a pinned word cannot hold a comma")
+        kept.append((pos, word.strip()))
+    return format_constraints(kept)
+
+
 class _Encoder(Protocol):
     def encode(self, text: str, add_bos: bool | None = None) -> list[int]: ...
 

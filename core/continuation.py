@@ -182,7 +182,8 @@ def continue_run(
     on_step: StepCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> GenerationResult:
-    """Continue `state` after applying `edits`: the branch as one run (see the module's doc)."""
+    """Continue `state` after applying `edits`: the branch as one run (see the module's doc).
+    on_step gets the continued steps (numbered from state.step + 1) as the result holds them."""
     params = state.params
     changes = resolve_edits(edits, params.gen_length, session.checkpoint.config.embedding_size, state.mask_id)
     canvas = state.canvas()
@@ -190,22 +191,25 @@ def continue_run(
     for pos, tok in changes.items():
         canvas[pos] = tok
         given[pos] = tok != state.mask_id
+    last = state.trajectory[-1] if state.trajectory else None
+    passes, elapsed = (last.forward_passes, last.elapsed) if last else (0, 0.0)
+
+    def offset(e: StepEvent) -> StepEvent:  # forward passes and time counted on from the parent's
+        return replace(e, forward_passes=e.forward_passes + passes, elapsed=e.elapsed + elapsed)
+
+    deliver = None if on_step is None else (lambda e: on_step(offset(e)))
     # The pinned words are in the canvas already (and an edit may have changed them): run
     # without re-pinning; the record keeps the parameters as they were.
     run = session.generate_ids(
         [list(state.prompt_ids)],
         params.with_(constraints=""),
-        on_step,
+        deliver,
         cancel,
         answer_init=np.array([canvas], dtype=np.int64),
         given_is_prompt=np.array([given], dtype=bool),
         start_step=state.step,
     )
-    last = state.trajectory[-1] if state.trajectory else None
-    passes, elapsed = (last.forward_passes, last.elapsed) if last else (0, 0.0)
-    continued = tuple(
-        replace(e, forward_passes=e.forward_passes + passes, elapsed=e.elapsed + elapsed) for e in run.trajectory
-    )
+    continued = tuple(offset(e) for e in run.trajectory)
     edit = EditEvent(state.step, tuple(changes), tuple(changes.values()))
     return replace(
         run,

@@ -144,3 +144,13 @@ def test_live_view_shows_pinned_words_from_step_0() -> None:
     plain = out.getvalue().replace("\x1b[2m", "").replace("\x1b[0m", "")  # the dimmed prompt
     first = plain.split("\x1b[")[0]  # the frame drawn before the first step
     assert "step 0/8" in first and "upon" in first and "░" in first
+
+
+def test_with_constraint_edits_the_list() -> None:
+    from llada_studio.core.constraints import with_constraint
+
+    assert with_constraint("", 5, "upon") == "5:upon"
+    assert with_constraint("5:upon, 0:Once", 5, "a time") == "0:Once, 5:a time"
+    assert with_constraint("0:Once, 5:upon", 0, None) == "5:upon"
+    with pytest.raises(ConstraintError, match="comma"):
+        with_constraint("", 1, "a,b")

@@ -43,8 +43,10 @@ def test_unedited_continuation_of_a_stopped_run_is_the_uninterrupted_run(session
     ids, full = _run(s, params)
     _, stopped = _run(s, params, stop_at=k if k else None)
     state = RunState.from_result(ids, params, stopped if k else full, s.mask_id(), step=k)
-    branch = s.continue_run(state)
+    seen: list = []  # type: ignore[type-arg]
+    branch = s.continue_run(state, on_step=seen.append)
     assert branch.generated_ids == full.generated_ids and not branch.edits
+    assert tuple(seen) == branch.trajectory[k:]  # on_step gets the events as the result holds them
     assert [(e.step, e.positions, e.tokens, e.forward_passes) for e in branch.trajectory] == [
         (e.step, e.positions, e.tokens, e.forward_passes) for e in full.trajectory
     ]
