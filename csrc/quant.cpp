@@ -245,6 +245,12 @@ void group_scalar(int G, int J, const int32_t* xp, const float* dx, const float*
 #define LLADA_T2 "avx2,fma,f16c"
 #define LLADA_T512 "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
 
+__attribute__((target(LLADA_T2), always_inline)) inline float f16c_at(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
 __attribute__((target(LLADA_T2))) void unpack_avx2(DType dt, const uint8_t* row, int64_t k0, int64_t kc, int16_t* q,
                                                  float* s, float* mn) {
   const int64_t nb = kc / 32;
@@ -257,7 +263,7 @@ __attribute__((target(LLADA_T2))) void unpack_avx2(DType dt, const uint8_t* row,
     case DType::Q8_0:
       for (int64_t b = 0; b < nb; ++b) {
         const uint8_t* p = row + (k0 / 32 + b) * 34;
-        s[b] = f16_at(p), mn[b] = 0.0f;
+        s[b] = f16c_at(p), mn[b] = 0.0f;
         st(q + 32 * b, _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2))));
         st(q + 32 * b + 16, _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 18))));
       }
@@ -265,7 +271,7 @@ __attribute__((target(LLADA_T2))) void unpack_avx2(DType dt, const uint8_t* row,
     case DType::Q4_0:
       for (int64_t b = 0; b < nb; ++b) {
         const uint8_t* p = row + (k0 / 32 + b) * 18;
-        s[b] = f16_at(p), mn[b] = 0.0f;
+        s[b] = f16c_at(p), mn[b] = 0.0f;
         const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2));
         st(q + 32 * b, _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_and_si128(v, m4), e8)));
         st(q + 32 * b + 16, _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(v, 4), m4), e8)));
@@ -274,7 +280,7 @@ __attribute__((target(LLADA_T2))) void unpack_avx2(DType dt, const uint8_t* row,
     case DType::Q4_K:
       for (int64_t sb = 0; sb < kc / 256; ++sb) {
         const uint8_t* p = row + (k0 / 256 + sb) * 144;
-        const float d = f16_at(p), dmin = f16_at(p + 2);
+        const float d = f16c_at(p), dmin = f16c_at(p + 2);
         for (int j = 0; j < 4; ++j) {
           int sc1, m1, sc2, m2;
           scale_min_k4(2 * j, p + 4, sc1, m1);
@@ -295,7 +301,7 @@ __attribute__((target(LLADA_T2))) void unpack_avx2(DType dt, const uint8_t* row,
       for (int64_t sb = 0; sb < kc / 256; ++sb) {
         const uint8_t* p = row + (k0 / 256 + sb) * 210;
         const int8_t* sc = reinterpret_cast<const int8_t*>(p + 192);
-        const float d = f16_at(p + 208);
+        const float d = f16c_at(p + 208);
         for (int half = 0; half < 2; ++half) {
           const uint8_t* ql = p + 64 * half;
           const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
@@ -494,6 +500,16 @@ void dequantize(const void* src, DType dt, int64_t offset, int64_t n, float* dst
   for (int64_t i = 0; i < n; ++i) dst[i] = float(u.q[i]) * u.sv[i / 4] - (u.has_min ? u.m32[i / 32] : 0.0f);
 }
 
+// Nearest integer within +-kQMax, branch-free (cvtss2si rounds to nearest even; no libm call).
+inline int32_t round_q(float v) {
+  v = std::min(std::max(v, -kQMax), kQMax);
+#ifdef LLADA_X86
+  return _mm_cvtss_si32(_mm_set_ss(v));
+#else
+  return int32_t(std::nearbyint(v));
+#endif
+}
+
 const QuantizedRows& quantize_rows(ThreadPool& pool, int64_t M, int64_t K, const float* X, int64_t ldx) {
   thread_local QuantizedRows xq;
   thread_local std::vector<int32_t> xp;
@@ -512,37 +528,41 @@ const QuantizedRows& quantize_rows(ThreadPool& pool, int64_t M, int64_t K, const
   float* const D = dx.data();
   float* const S = xs.data();
   const int64_t chunks = (nb + kKC / 32 - 1) / (kKC / 32);
-  pool.run(rows * chunks, [=](int64_t task, int) {
-    const int64_t r = task / chunks, b0 = (task % chunks) * (kKC / 32), b1 = std::min(nb, b0 + kKC / 32);
-    const int64_t g = r / G, lane = (r % G) * J;  // pair i of the row: step i / J, slot i % J
-    int32_t* p = P + g * (K / 2) * G + lane;
-    float* d = D + g * nb * L + lane;
-    float* s = S + g * nb * L + lane;
-    auto at = [=](int64_t i) -> int32_t& { return p[i / J * L + i % J]; };
-    if (r >= M) {  // padding rows of the last group
-      for (int64_t b = b0; b < b1; ++b) {
-        for (int j = 0; j < J; ++j) d[b * L + j] = 0.0f, s[b * L + j] = 0.0f;
-        for (int i = 0; i < 16; ++i) at(16 * b + i) = 0;
-      }
-      return;
-    }
-    const float* x = X + r * ldx;
+  // One task per row group and chunk of columns: each 64-byte step of the packed layout is
+  // written whole (the group's lanes side by side), not one scattered lane per row.
+  pool.run(groups * chunks, [=](int64_t task, int) {
+    const int64_t g = task / chunks, b0 = (task % chunks) * (kKC / 32), b1 = std::min(nb, b0 + kKC / 32);
+    int32_t* pg = P + g * (K / 2) * G;
+    float* dg = D + g * nb * L;
+    float* sg = S + g * nb * L;
+    const float* xr[16];
+    float dr[16], idr[16];
+    int32_t qs[16];
+    for (int r = 0; r < G; ++r) xr[r] = g * G + r < M ? X + (g * G + r) * ldx : nullptr;  // nullptr: padding
     for (int64_t b = b0; b < b1; ++b) {
-      const float* xb = x + 32 * b;
-      float amax = 0.0f;
-      for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xb[i]));
-      const float db = amax / kQMax, id = db > 0.0f ? kQMax / amax : 0.0f;
-      int32_t qsum = 0;
-      for (int i = 0; i < 16; ++i) {
-        const int32_t q0 = int32_t(std::lrint(std::clamp(xb[2 * i] * id, -kQMax, kQMax)));
-        const int32_t q1 = int32_t(std::lrint(std::clamp(xb[2 * i + 1] * id, -kQMax, kQMax)));
-        at(16 * b + i) = int32_t((uint32_t(q0) & 0xFFFFu) | (uint32_t(q1) << 16));
-        qsum += q0 + q1;
+      for (int r = 0; r < G; ++r) {
+        float amax = 0.0f;
+        if (xr[r] != nullptr)
+          for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xr[r][32 * b + i]));
+        dr[r] = amax / kQMax, idr[r] = amax > 0.0f ? kQMax / amax : 0.0f, qs[r] = 0;
+      }
+      for (int i = 0; i < 16; ++i) {  // pair i of the block: step i / J, slot i % J
+        int32_t* dst = pg + (b * (16 / J) + i / J) * L + i % J;
+        for (int r = 0; r < G; ++r) {
+          if (xr[r] == nullptr) {
+            dst[r * J] = 0;
+            continue;
+          }
+          const int32_t q0 = round_q(xr[r][32 * b + 2 * i] * idr[r]), q1 = round_q(xr[r][32 * b + 2 * i + 1] * idr[r]);
+          dst[r * J] = int32_t((uint32_t(q0) & 0xFFFFu) | (uint32_t(q1) << 16));
+          qs[r] += q0 + q1;
+        }
       }
       // The sum of the quantized x, not of x: Q4_K's q (0..15) and its minimum then see the same
-      // x, so its rounding error scales with the centred weight, not with q's mean of 7.5.
-      const float sum = db * float(qsum);
-      for (int j = 0; j < J; ++j) d[b * L + j] = db, s[b * L + j] = j == 0 ? sum : 0.0f;  // J lanes add up
+      // x, so its rounding error scales with the centred weight, not with q's mean of 7.5. Slot 0
+      // only: the J slots of a row are added up.
+      for (int r = 0; r < G; ++r)
+        for (int j = 0; j < J; ++j) dg[b * L + r * J + j] = dr[r], sg[b * L + r * J + j] = j == 0 ? dr[r] * float(qs[r]) : 0.0f;
     }
   });
   return xq;
@@ -563,26 +583,31 @@ void quant_tile(const QuantizedRows& xq, int64_t m0, int64_t m1, int64_t n0, int
   const int64_t rb = quant_row_bytes(wdt, K), nb = K / 32;
   const bool has_min = wdt == DType::Q4_K;
   const uint8_t* Wb = static_cast<const uint8_t*>(W);
-  for (int64_t k0 = 0; k0 < K; k0 += kKC) {
+  auto tile = [&](int64_t k0, int64_t c0) {  // weight rows [c0, c0 + kNC) of the panel, columns [k0, k0 + kKC)
     const int64_t kc = std::min<int64_t>(kKC, K - k0);
-    for (int64_t c0 = 0; c0 < ncp; c0 += kNC) {
-      for (int c = 0; c < kNC; ++c) {
-        const int64_t n = n0 + c0 + c;
-        int16_t* q = w.q + c * kKC;
-        float* s = w.s + c * (kKC / 32);
-        float* mn = w.m + c * (kKC / 32);
-        if (n < n1) {
-          isa.unpack(wdt, Wb + n * rb, k0, kc, q, s, mn);
-        } else {  // padding rows of the tile: zero values and scales
-          std::fill(q, q + kc, int16_t(0));
-          std::fill(s, s + kc / 32, 0.0f);
-          std::fill(mn, mn + kc / 32, 0.0f);
-        }
+    for (int c = 0; c < kNC; ++c) {
+      const int64_t n = n0 + c0 + c;
+      int16_t* q = w.q + c * kKC;
+      float* s = w.s + c * (kKC / 32);
+      float* mn = w.m + c * (kKC / 32);
+      if (n < n1) {
+        isa.unpack(wdt, Wb + n * rb, k0, kc, q, s, mn);
+      } else {  // padding rows of the tile: zero values and scales
+        std::fill(q, q + kc, int16_t(0));
+        std::fill(s, s + kc / 32, 0.0f);
+        std::fill(mn, mn + kc / 32, 0.0f);
       }
-      for (int64_t g = g0; g < g1; ++g)
-        group(G, J, xq.xp + (g * (K / 2) + k0 / 2) * G, xq.dx + (g * nb + k0 / 32) * L, xq.xs + (g * nb + k0 / 32) * L,
-              kc / 32, w, has_min, T.data() + c0 * ldt + (g - g0) * G, ldt);
     }
+    for (int64_t g = g0; g < g1; ++g)
+      group(G, J, xq.xp + (g * (K / 2) + k0 / 2) * G, xq.dx + (g * nb + k0 / 32) * L, xq.xs + (g * nb + k0 / 32) * L,
+            kc / 32, w, has_min, T.data() + c0 * ldt + (g - g0) * G, ldt);
+  };
+  if (ldt > 64) {  // many rows: a chunk of X (ldt x 1024 x 2 bytes) stays in L2 across the panel's tiles
+    for (int64_t k0 = 0; k0 < K; k0 += kKC)
+      for (int64_t c0 = 0; c0 < ncp; c0 += kNC) tile(k0, c0);
+  } else {  // few rows: each weight row read start to end, chunk after chunk
+    for (int64_t c0 = 0; c0 < ncp; c0 += kNC)
+      for (int64_t k0 = 0; k0 < K; k0 += kKC) tile(k0, c0);
   }
   const int64_t r0 = g0 * G;
   for (int64_t m = m0; m < m1; ++m) {

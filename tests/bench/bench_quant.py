@@ -2,7 +2,8 @@
 
 For each checkpoint shape a random bf16 checkpoint is written with core/checkpoint_writer.py, then
 turned by the project's own quantizer (core/cli_quantize.py, what `llada-studio quantize` runs) into
-f32, Q8_0 and Q4_0 GGUF files. The same weights are then timed in one process, formats alternated
+f32, Q8_0, Q4_0 and Q4_K GGUF files (every matrix of these shapes has rows of a multiple of 256, so
+the Q4_K file is Q4_K throughout). The same weights are then timed in one process, formats alternated
 round by round (the order rotated each round), medians over the rounds:
 
 - `cached R` (R = 8, 16, 32): a dual-cache step of R rows in the sampler (`generate`, cache dual,
@@ -19,8 +20,7 @@ round by round (the order rotated each round), medians over the rounds:
   carries it across exec from the forked parent, so there it shows the parent's peak.
 
 Ratios are speed-ups (time of bf16 or f32 / time of the format: > 1 is faster) and memory shares
-(peak of the format / peak of bf16). Q4_K and Q6_K are not measured: the quantizer writes
-q8_0|q4_0|f16|f32 only (gguf's Python quantizer has no K-quant encoder).
+(peak of the format / peak of bf16). Q6_K alone is not timed (`--formats` takes q6_k and q4_k_m too).
 
 With `--layers N` a shape keeps its width and vocabulary but has N blocks (for the 8B shape on a
 machine or a time limit that cannot hold 32); the table then also gives the step extrapolated to
@@ -63,7 +63,7 @@ SHAPES = {
     # LLaDA-8B's shape (GSAI-ML/LLaDA-8B-Instruct config.json): 32 blocks, d 4096, 32 heads, MLP 12288.
     "8B": dict(n_layers=32, d_model=4096, n_heads=32, mlp_hidden_size=12288, vocab_size=126464),
 }
-FORMATS = ("f32", "bf16", "q8_0", "q4_0")
+FORMATS = ("f32", "bf16", "q8_0", "q4_0", "q4_k")
 ROWS = (8, 16, 32)
 CANVAS = 256
 
@@ -268,7 +268,6 @@ def main() -> None:
         f"bench_quant: {time.strftime('%Y-%m-%d %H:%M')}, python {sys.version.split()[0]}, "
         f"cpus {os.cpu_count()}, threads {threads}, quant ISA {_engine.quant_isa()}, rusage {resource.RUSAGE_SELF}"
     )
-    print("not measured: q4_k, q6_k (llada-studio quantize writes q8_0|q4_0|f16|f32; gguf has no K-quant encoder)")
     for name in args.models.split(","):
         bench(name, layers.get(name, SHAPES[name]["n_layers"]), folder, formats, threads, args.rounds, args.steps)
 
