@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow
 
 from llada_studio.core.engine import engine_unavailable_reason
+from llada_studio.core.torch_compile import describe_compile_cost
 
 from .theme import THEMES
 
@@ -32,7 +33,9 @@ def max_threads() -> int:
 class WindowActions:
     """Every QAction of the window, built once; the window connects and enables them."""
 
-    def __init__(self, win: QMainWindow, engine: str, threads: int | None, theme: str) -> None:
+    def __init__(
+        self, win: QMainWindow, engine: str, threads: int | None, theme: str, compile_on: bool = False
+    ) -> None:
         self.win = win
 
         def action(text: str, slot: Callable[..., Any], shortcut: str | list[str] | None = None,
@@ -112,6 +115,14 @@ class WindowActions:
         self.device_group = QActionGroup(win)
         # Filled when the menu opens: finding the GPUs imports torch, which the start must not wait for.
         self.device_menu.aboutToShow.connect(self.fill_devices)
+        # torch.compile for the GPU passes: its one-time cost stated where it is chosen.
+        self.compile = QAction("Compile GPU passes (&torch.compile)", win, checkable=True)
+        tip = f"NVIDIA GPU runs only (no effect on the CPU): {describe_compile_cost()}"
+        self.compile.setToolTip(tip)
+        self.compile.setStatusTip(tip)
+        self.compile.setChecked(compile_on)
+        self.compile.toggled.connect(w.set_torch_compile)
+        m.addAction(self.compile)
         tm = m.addMenu("&Threads")
         self.threads_group = QActionGroup(win)
         cpu = max_threads()

@@ -119,7 +119,7 @@ def build_window(win: MainWindow) -> None:
     win.setCentralWidget(win.splitter)
     win.resize(1060, 680)
 
-    win.actions_ = WindowActions(win, win.engine_kind, win.threads, win.theme)
+    win.actions_ = WindowActions(win, win.engine_kind, win.threads, win.theme, win.saved_torch_compile())
     a = win.actions_
     win.act_open, win.act_bundled = a.open, a.bundled
     win.act_export, win.act_export_text = a.export, a.export_text

@@ -207,6 +207,26 @@ class WindowModels(WindowBase):
     def _on_device_chosen(self, action: QAction) -> None:
         self.open_model(self._reload_folder(), explicit=True, device=str(action.data()))
 
+    def saved_torch_compile(self) -> bool:
+        """Model > Compile GPU passes, as last chosen (applied now); else the environment's
+        LLADA_TORCH_COMPILE, which a saved choice overrides."""
+        from llada_studio.core.torch_compile import compile_enabled, set_compile
+
+        if not self.settings.contains("torch_compile"):
+            return compile_enabled()
+        on = bool(self.settings.value("torch_compile", False, type=bool))
+        set_compile(on)
+        return on
+
+    def set_torch_compile(self, on: bool) -> None:
+        """torch.compile for the next GPU generations (core/torch_compile.py); no reload needed."""
+        from llada_studio.core.torch_compile import describe_compile_cost, set_compile
+
+        set_compile(on)
+        self.settings.setValue("torch_compile", on)
+        note = f"torch.compile on for GPU runs: {describe_compile_cost()}" if on else "torch.compile off"
+        self.statusBar().showMessage(note, 8000)
+
     def _on_threads_chosen(self, action: QAction) -> None:
         n = int(action.data())
         self.threads = n or None
