@@ -45,6 +45,7 @@ class MainWindow(WindowIO, WindowSettings, WindowChat, WindowModels):
         self._run_id = 0
         self._current: GenerationRequest | None = None  # the run in progress
         self._loading = None
+        self._load_note = None
         self._model_dir = None
         self._plain_prompt = ""
         self._chat_pref = False

@@ -73,6 +73,8 @@ class WindowBase(QMainWindow):
     dialogs: bool  # False in the self-test: failures are reported, never shown modally
     _run_id: int
     _loading: LoadRequest | None
+    # Why the model now loading replaces the one asked for (a fallback), shown once it has loaded.
+    _load_note: str | None
     _model_dir: str | None  # the loaded model's folder (None: the bundled one)
     _plain_prompt: str  # the continuation prompt, kept while chat mode has the box
     _chat_pref: bool  # chat mode as the user last chose it (kept while a model has no template)

@@ -115,7 +115,11 @@ class WindowModels(WindowBase):
         request = self._loading
         self.model = info
         self.status.progress.hide()
-        self.status.message(f"Loaded {info.name} in {info.load_seconds:.1f} s", 4000)
+        note, self._load_note = self._load_note, None
+        if note:  # a fallback: the message says why this model and not the one asked for
+            self.status.message(f"Loaded {info.name} in {info.load_seconds:.1f} s: {note}", 15000)
+        else:
+            self.status.message(f"Loaded {info.name} in {info.load_seconds:.1f} s", 4000)
         if info.remote:
             host = info.path.split("://", 1)[-1].split("/", 1)[0]
             self.status.set_model(info.name, f"{info.description}\nserved at {info.path}",
@@ -166,6 +170,7 @@ class WindowModels(WindowBase):
             self.settings.setValue("device", "cpu")
             if self.model is None:
                 self.status.message(f"{failure.problem}; loading on the CPU instead", 10000)
+                self._load_note = f"on the CPU, because the GPU could not take it ({failure.problem})"
                 self._set_state(UiState.EMPTY)
                 self.open_model(failure.request.model_dir, explicit=False, device="cpu")
                 self.loadFailed.emit(failure)
@@ -182,9 +187,9 @@ class WindowModels(WindowBase):
             # and say so, instead of an empty window.
             self.settings.remove("model_dir")
             if model_exists(None) and not self._closing:
+                self._load_note = f"{failure.path} could not be opened ({failure.problem}); using the bundled model"
                 self.open_model(None, explicit=False)
-                self.status.message(f"{failure.path} could not be opened ({failure.problem}); "
-                                    "using the bundled model", 10000)
+                self.status.message(self._load_note, 10000)
 
     def _show_no_model(self, message: str) -> None:
         self._forget_run()

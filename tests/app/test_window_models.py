@@ -56,3 +56,8 @@ def test_a_last_model_that_no_longer_opens_gives_way_to_the_bundled_one(qtbot, m
     assert len(failures) == 1 and failures[0].startswith(str(broken))  # quietly: the start is no dialog
     assert blocker.args[0].name == "llada-studio-tiny"
     assert win.settings.value("model_dir") is None  # the bundled model is the default, not saved
+    # The status bar still says why this is not the model of the last session (it was replaced by
+    # a bare "Loaded ..." before).
+    message = win.statusBar().currentMessage()
+    assert message.startswith("Loaded llada-studio-tiny")
+    assert str(broken) in message and "could not be opened" in message
