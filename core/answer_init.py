@@ -9,8 +9,10 @@ constraints, infilling and edit-and-continue all reach the sampler as these thre
   tokens the model itself revealed, so an unedited continuation is the uninterrupted run.
 - `start_step` >= 0: steps already done. Under fixed decoding block k gets steps_per_block -
   clamp(start_step - k*steps_per_block, 0, steps_per_block) steps; a block with none left that
-  still holds masks (re-masked) gets all steps_per_block again; a block with none left and no
-  masks is skipped. Step numbers continue from start_step.
+  holds m masks (re-masked) gets min(steps_per_block, m) steps again (the same tokens all
+  steps_per_block would give: with m < steps_per_block the schedule reveals one a step and its
+  tail nothing); a block with none left and no masks is skipped. Step numbers continue from
+  start_step.
 
 The same rule is csrc/generate.cpp's `block_steps`; this module checks the inputs (a ValueError
 naming the argument) and computes the plan for the torch sampler.
@@ -69,14 +71,15 @@ def check_answer_init(
     return AnswerInit(answer, given, int(start_step))
 
 
-def block_steps(num_blocks: int, steps_per_block: int, start_step: int, block_masked: list[bool]) -> list[int]:
-    """Steps each block runs under fixed decoding (the rule above; csrc/generate.cpp's twin).
-    With start_step 0 every block runs all its steps, masks or not (a fresh run, as always)."""
+def block_steps(num_blocks: int, steps_per_block: int, start_step: int, block_masks: list[int]) -> list[int]:
+    """Steps each block runs under fixed decoding (the rule above; csrc/generate.cpp's twin);
+    block_masks[k]: the most masks a row holds in block k. With start_step 0 every block runs all
+    its steps, masks or not (a fresh run, as always)."""
     out = []
     for k in range(num_blocks):
         done = min(max(start_step - k * steps_per_block, 0), steps_per_block)
         left = steps_per_block - done
-        if left == 0 and block_masked[k]:
-            left = steps_per_block  # re-masked after its steps were spent: all of them again
+        if left == 0:  # spent; re-masked: min(spb, m) steps reveal what all spb would (1 a step)
+            left = min(steps_per_block, block_masks[k])
         out.append(left)
     return out

@@ -114,7 +114,7 @@ def infill_params(
     if steps is None:
         blocks = max(1, region // block) if block and region % block == 0 else 1
         steps = -(-blank_tokens // blocks) * blocks
-    return base.with_(gen_length=region, block_length=block, max_steps=steps, constraints="")
+    return base.with_(gen_length=region, block_length=block, max_steps=steps)
 
 
 @dataclass(frozen=True)

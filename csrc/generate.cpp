@@ -41,12 +41,12 @@ void validate(const GenerateParams& p, int64_t vocab) {
 }  // namespace
 
 std::vector<int> block_steps(int num_blocks, int steps_per_block, int start_step,
-                             const std::vector<bool>& block_masked) {
+                             const std::vector<int>& block_masks) {
   std::vector<int> out(static_cast<size_t>(num_blocks));
   for (int k = 0; k < num_blocks; ++k) {
     const int64_t done = std::clamp<int64_t>(int64_t(start_step) - int64_t(k) * steps_per_block, 0, steps_per_block);
     int left = steps_per_block - int(done);
-    if (left == 0 && block_masked[size_t(k)]) left = steps_per_block;  // re-masked after its steps
+    if (left == 0) left = std::min(steps_per_block, block_masks[size_t(k)]);  // re-masked after its steps
     out[size_t(k)] = left;
   }
   return out;
@@ -85,18 +85,20 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
         if (!init.given_is_prompt[size_t(b) * G + j]) is_prompt[size_t(b) * L + P + j] = 0;
 
   // Steps per block (fixed decoding) and the step count events report.
-  std::vector<bool> block_masked(size_t(num_blocks), false);
-  int most_masked = 0;  // the most masks any row holds
+  std::vector<int> block_masks(size_t(num_blocks), 0);  // the most masks a row holds per block
+  int most_masked = 0;                                  // the most masks any row holds
   for (int b = 0; b < B; ++b) {
     int row_masked = 0;
+    std::vector<int> row_blocks(size_t(num_blocks), 0);
     for (int j = 0; j < G; ++j) {
       if (x[size_t(b) * L + P + j] != p.mask_id) continue;
       ++row_masked;
-      block_masked[size_t(j / p.block_length)] = true;
+      ++row_blocks[size_t(j / p.block_length)];
     }
     most_masked = std::max(most_masked, row_masked);
+    for (int k = 0; k < num_blocks; ++k) block_masks[size_t(k)] = std::max(block_masks[size_t(k)], row_blocks[size_t(k)]);
   }
-  const std::vector<int> plan = block_steps(num_blocks, steps_per_block, init.start_step, block_masked);
+  const std::vector<int> plan = block_steps(num_blocks, steps_per_block, init.start_step, block_masks);
   int total_steps = init.start_step;
   if (dynamic) {
     total_steps = std::max(p.gen_length, init.start_step + most_masked);

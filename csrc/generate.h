@@ -89,17 +89,19 @@ struct AnswerInit {
   // rows). nullptr: every given position does (the LLaDA demo's constraint rule).
   const uint8_t* given_is_prompt = nullptr;
   // Steps already done (continuing a run). Fixed decoding: block k gets steps_per_block -
-  // clamp(start_step - k*steps_per_block, 0, steps_per_block) steps, or all of them again when
-  // none are left but it holds masks; a block with no steps left and no masks is skipped. Step
-  // numbers (and so the RNG streams) continue from start_step. Dynamic decoding: every block
-  // runs until it holds no mask. With start_step 0 every block runs all its steps, as always.
+  // clamp(start_step - k*steps_per_block, 0, steps_per_block) steps; a block with none left
+  // that holds m masks (re-masked) gets min(steps_per_block, m) again (the same tokens as all
+  // steps_per_block: the schedule's tail would reveal nothing); a block with no steps left and
+  // no masks is skipped. Step numbers (and so the RNG streams) continue from start_step. Dynamic
+  // decoding: every block runs until it holds no mask. With start_step 0 every block runs all
+  // its steps, as always.
   int start_step = 0;
 };
 
-// Steps each block runs under fixed decoding for this init (block_masked[k]: any row holds a
-// mask in block k): the rule of AnswerInit::start_step.
+// Steps each block runs under fixed decoding for this init (block_masks[k]: the most masks a
+// row holds in block k): the rule of AnswerInit::start_step.
 std::vector<int> block_steps(int num_blocks, int steps_per_block, int start_step,
-                             const std::vector<bool>& block_masked);
+                             const std::vector<int>& block_masks);
 
 // prompt (B, P) left-padded; prompt_mask (B, P) 1 = real token, or nullptr.
 // Throws std::invalid_argument for inconsistent params.

@@ -249,9 +249,9 @@ def generate(
     forward = _Forward(model, params, prompt_index, mask_id, attention_mask)
     num_blocks, steps_per_block = params.num_blocks, params.steps_per_block
     answer_masked = (answer == mask_id).cpu()
-    block_masked = [bool(answer_masked[:, k * params.block_length : (k + 1) * params.block_length].any())
-                    for k in range(num_blocks)]  # fmt: skip
-    plan = block_steps(num_blocks, steps_per_block, start_step, block_masked)
+    block_masks = [int(answer_masked[:, k * params.block_length : (k + 1) * params.block_length].sum(dim=1).max())
+                   for k in range(num_blocks)]  # fmt: skip
+    plan = block_steps(num_blocks, steps_per_block, start_step, block_masks)
     if params.dynamic_steps:
         total_steps = max(params.gen_length, start_step + int(answer_masked.sum(dim=1).max()))
     else:

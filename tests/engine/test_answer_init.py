@@ -54,10 +54,11 @@ def assert_givens_hold(ck: Checkpoint, trajectory, init: np.ndarray, final) -> N
 
 def test_block_plan_rule() -> None:
     # 4 blocks of 4 steps; paused after 6 steps: block 0 spent, block 1 has 2 left.
-    assert block_steps(4, 4, 0, [True] * 4) == [4, 4, 4, 4]
-    assert block_steps(4, 4, 6, [False, True, True, True]) == [0, 2, 4, 4]
-    assert block_steps(4, 4, 6, [True, True, True, True]) == [4, 2, 4, 4]  # block 0 re-masked
-    assert block_steps(4, 4, 0, [False] * 4) == [4, 4, 4, 4]  # a fresh run runs every step
+    assert block_steps(4, 4, 0, [4] * 4) == [4, 4, 4, 4]
+    assert block_steps(4, 4, 6, [0, 1, 4, 4]) == [0, 2, 4, 4]
+    assert block_steps(4, 4, 6, [2, 1, 4, 4]) == [2, 2, 4, 4]  # 2 re-masked in block 0: 2 steps
+    assert block_steps(4, 4, 6, [4, 1, 4, 4]) == [4, 2, 4, 4]  # all re-masked: all 4 steps
+    assert block_steps(4, 4, 0, [0] * 4) == [4, 4, 4, 4]  # a fresh run runs every step
 
 
 GIVEN_CASES = {
