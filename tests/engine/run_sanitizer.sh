@@ -3,7 +3,8 @@
 # run the engine tests against that build. Exits non-zero on any test failure or sanitizer report.
 # Then the malformed-input cases that reach C++ (issue 17): the corpus through Session, the seed API
 # and the CLI on the C++ engine, the read-only-weights run, non-finite logits and the seed API's
-# refusals (23 tests, about 10 s under the sanitizers on 2 cores).
+# refusals (23 tests, about 10 s under the sanitizers on 2 cores); then the bindings fuzzer
+# (tests/fuzz/fuzz_engine.py) for FUZZ_SECONDS (default 20; 0 skips it).
 # Usage: bash tests/engine/run_sanitizer.sh [extra pytest args]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -48,3 +49,9 @@ PYTHONPATH="$overlay${PYTHONPATH:+:$PYTHONPATH}" LD_PRELOAD="$preload" \
   "$py" -m pytest -q -p no:cacheprovider -p no:qt --rootdir="$root" "$root/tests/core/malformed" \
   "$root/tests/core/test_malformed_nonfinite.py" "$root/tests/core/test_malformed_seed_api.py" \
   -k "(cpp or seed) and not torch" "$@"
+# The bindings fuzzer on the sanitized build: a crash or a sanitizer report ends the run non-zero
+# (the input being run is named in tests/fuzz/findings/current.txt).
+if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
+  PYTHONPATH="$overlay${PYTHONPATH:+:$PYTHONPATH}" LD_PRELOAD="$preload" \
+    "$py" "$root/tests/fuzz/fuzz_engine.py" --seconds "${FUZZ_SECONDS:-20}" --seed 17 --timeout 60
+fi

@@ -768,6 +768,48 @@ def _kinds() -> list[Kind]:
     add("tokcfg/invalid", raw_file(TOKCFG, b"{"), Expect.error(TOKCFG, "malformed JSON"))
     add("tokcfg/deep", raw_file(TOKCFG, nested(DEEP).encode()), Expect.error(TOKCFG, "malformed JSON"))
     add("tokcfg/array", raw_file(TOKCFG, b"[]"), Expect.error(TOKCFG, "JSON object"))
+    # tokenizer_config.json fields and chat templates (found by tests/fuzz/fuzz_tokenizer.py: each
+    # was a traceback, a hang, or hundreds of MB to GB of memory before core/tokenizer.py bounded it).
+    tok = lambda field: Expect.error(TOKCFG, field)  # noqa: E731
+    templates: dict[str, str] = {
+        "loop-10^10": "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+        "loop-over-4M-chars": "{% set s = ('x' * 900000)|list %}{% for a in s %}{% for b in s %}{% endfor %}"
+        "{% endfor %}",
+        "center-10^9": "{{ 'x'.center(999999999) }}",
+        "center-filter-10^9": "{{ 'x'|center(1000000000) }}",
+        "format-width-10^9": "{{ '{:>999999999}'.format(1) }}",
+        "percent-width-10^9": "{{ '%999999999d' % 1 }}",
+        "percent-star-width": "{{ '%*d' % (999999999, 1) }}",
+        "format-filter-width": "{{ '%-999999999s'|format('a') }}",
+        "replace-1.6G": "{{ ('a' * 400000).replace('a', 'a' * 4000) }}",
+        "join-4G": "{{ (['x' * 900000] * 1000)|join }}",
+        "join-separator-bomb": "{{ (('ab' * 400000)|list)|join('x' * 100) }}",
+        "list-of-big-strings-repeated": "{{ [('x' * 900000)] * 4000000 }}",
+        "concat-past-limit": "{{ ('x' * 900000) + ('y' * 900000) }}",
+        "namespace-doubling": "{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}"
+        "{% endfor %}{{ ns.s|length }}",
+        "indent-bomb": "{{ ('x\\n' * 500000)|indent(1000) }}",
+        "output-past-1M": "{% for i in range(2000) %}{{ 'x' * 1000 }}{% endfor %}",
+    }
+    for name, text in templates.items():
+        add(f"tokcfg/template-{name}", edit_json(TOKCFG, lambda c, t=text: c.__setitem__("chat_template", t)),
+            tok("chat_template"))
+    fields: dict[str, tuple[str, Any]] = {
+        "chat_template-int": ("chat_template", 5),
+        "chat_template-dict": ("chat_template", {"default": "x"}),
+        "chat_template-named-unhashable-name": ("chat_template", [{"name": {}, "template": "x"}]),
+        "chat_template-named-list-of-strings": ("chat_template", ["{{ x }}"]),
+        "chat_template-named-default-int": ("chat_template", [{"name": "default", "template": 5}]),
+        "bos_token-int": ("bos_token", 5),
+        "bos_token-list": ("bos_token", ["<s>"]),
+        "eos_token-content-int": ("eos_token", {"content": 5}),
+        "add_bos_token-string": ("add_bos_token", "false"),
+        "add_bos_token-int": ("add_bos_token", 2),
+    }
+    for name, (key, value) in fields.items():
+        add(f"tokcfg/{name}", edit_json(TOKCFG, lambda c, kk=key, v=value: c.__setitem__(kk, v)), tok(key))
+    named_default = lambda c: c.__setitem__("chat_template", [{"name": "default", "template": c["chat_template"]}])  # noqa: E731
+    add("tokcfg/chat_template-named-default-ok", edit_json(TOKCFG, named_default), Expect.ok())
     return k
 
 
