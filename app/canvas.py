@@ -7,9 +7,11 @@ absorbed as they arrive (cheap), and repaints are throttled to about 30 per seco
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, Signal
+from collections.abc import Sequence
+
+from PySide6.QtCore import QEvent, QPoint, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
-    QColor,
+    QContextMenuEvent,
     QFocusEvent,
     QFont,
     QFontMetrics,
@@ -30,17 +32,18 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from llada_studio.core.session import MASK_PLACEHOLDER
 
 from .canvas_layout import CellKind, CellView, cell_label, layout_cells
-from .canvas_style import CanvasColors, bucket
+from .canvas_paint import mask_pixmap, paint_cell
+from .canvas_state import CanvasState, Cell, Origin
+from .canvas_style import CanvasColors
 
 REPAINT_INTERVAL_MS = 33  # about 30 repaints per second, whatever the step rate
-
-FADE = (0.45, 0.2)  # highlight opacity one and two steps after a reveal
 
 class TokenCanvas(QWidget):
     """Paints `gen_length` cells. Masked: a placeholder; revealed at the shown step: highlighted by
     confidence; revealed earlier: plain text; EOS/EOT padding: a small faint cell."""
 
     shownStepChanged = Signal(int)
+    cellMenuRequested = Signal(int, QPoint)  # the cell right-clicked (-1: none), where the menu opens
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -81,18 +84,51 @@ class TokenCanvas(QWidget):
         self.block_length = block_length or max(1, gen_length)
         self.special_ids = special_ids
         self.total_steps = total_steps
-        self.revealed_at = [0] * gen_length  # step that revealed each position (0: masked)
-        self.tokens = [-1] * gen_length
-        self.texts = [""] * gen_length
-        self.confidences = [0.0] * gen_length
-        self.last_step = 0  # the latest step absorbed
-        self.shown_step = 0  # the step drawn (== last_step while live)
+        self.state = CanvasState(gen_length)  # every position's states over the run's frames
+        self.last_step = 0  # the latest frame absorbed (a step, or a branch's edit)
+        self.shown_step = 0  # the frame drawn (== last_step while live)
         self.current_block = 0
-        self.step_blocks: dict[int, int] = {}  # step -> the block it worked on (for replay)
+        self.step_blocks: dict[int, int] = {}  # frame -> the block it worked on (for replay)
         self.live = False
         self._selection = None
         self._layout_cache = None
         self._request_repaint(immediate=True)
+
+    # The latest state of every position (what the run ended with; tests and the window read these).
+    @property
+    def tokens(self) -> list[int]:
+        return [self.state.latest(i).token for i in range(self.gen_length)]
+
+    @property
+    def revealed_at(self) -> list[int]:
+        """The frame that revealed each position's latest token (0: masked, or given from step 0)."""
+        return [0 if c.masked else c.frame for c in map(self.state.latest, range(self.gen_length))]
+
+    def cell(self, pos: int) -> Cell:
+        """What position `pos` shows at the shown frame."""
+        return self.state.at(pos, self.shown_step)
+
+    def positions_of(self, origin: Origin) -> list[int]:
+        """The positions whose shown state has this origin (pinned words, edits, ...)."""
+        return [i for i in range(self.gen_length) if self.cell(i).origin is origin and not self.cell(i).masked]
+
+    def give(self, cells: Sequence[tuple[int, int, str, Origin]]) -> None:
+        """Tokens given from step 0: (position, token, text, origin) of pinned words or written text."""
+        for pos, token, text, origin in cells:
+            self.state.give(pos, token, text, origin)
+        self._layout_cache = None
+        self._request_repaint(immediate=True)
+
+    def apply_edit(self, frame: int, positions: Sequence[int], tokens: Sequence[int], texts: Sequence[str],
+                   mask_id: int) -> None:
+        """A branch's edit shown at `frame`: re-masked positions (mask_id) and the user's tokens."""
+        for i, pos in enumerate(positions):
+            tok = tokens[i]
+            if tok == mask_id:
+                self.state.set(pos, Cell(frame))
+            else:
+                self.state.set(pos, Cell(frame, tok, 1.0, texts[i] if i < len(texts) else "", Origin.EDIT))
+        self._advance(frame, self.current_block)
 
     def refresh_colors(self) -> None:
         self._colors = None
@@ -100,22 +136,7 @@ class TokenCanvas(QWidget):
         self.update()
 
     def _mask_pixmap(self, w: int, h: int, active: bool, colors: CanvasColors) -> QPixmap:
-        key = (w, h, active)
-        pm = self._mask_pixmaps.get(key)
-        if pm is None:
-            dpr = self.devicePixelRatioF()
-            pm = QPixmap(int(w * dpr), int(h * dpr))
-            pm.setDevicePixelRatio(dpr)
-            pm.fill(Qt.GlobalColor.transparent)
-            q = QPainter(pm)
-            q.setRenderHint(QPainter.RenderHint.Antialiasing)
-            style = Qt.PenStyle.SolidLine if active else Qt.PenStyle.DashLine
-            q.setPen(QPen(colors.mask_border, 1, style))
-            q.setBrush(colors.mask_fill_active if active else colors.mask_fill)
-            q.drawRoundedRect(QRectF(0.5, 0.5, w - 1, h - 1), 4, 4)
-            q.end()
-            self._mask_pixmaps[key] = pm
-        return pm
+        return mask_pixmap(self._mask_pixmaps, w, h, active, colors, self.devicePixelRatioF())
 
     def _static_text(self, text: str) -> QStaticText:
         st = self._static.get(text)
@@ -136,27 +157,26 @@ class TokenCanvas(QWidget):
 
     def absorb(self, step: int, block: int, positions: tuple[int, ...], tokens: tuple[int, ...],
                confidences: tuple[float, ...], texts: tuple[str, ...]) -> None:
-        """Record one step's reveals (called for every step; painting is throttled separately)."""
+        """Record one step's reveals at frame `step` (called for every step; painting is throttled)."""
         for i, pos in enumerate(positions):
-            if 0 <= pos < self.gen_length:
-                self.revealed_at[pos] = step
-                self.tokens[pos] = tokens[i]
-                self.confidences[pos] = float(confidences[i])
-                self.texts[pos] = texts[i] if i < len(texts) else ""
-        self.last_step = step
+            self.state.set(pos, Cell(step, tokens[i], float(confidences[i]), texts[i] if i < len(texts) else "",
+                                     Origin.MODEL))
+        self._advance(step, block)
+
+    def _advance(self, frame: int, block: int) -> None:
+        self.last_step = frame
         self.current_block = block
-        self.step_blocks[step] = block
-        if self.live or self.shown_step == step - 1:
-            self.shown_step = step
+        self.step_blocks[frame] = block
+        if self.live or self.shown_step == frame - 1:
+            self.shown_step = frame
         self._layout_cache = None
         self._request_repaint()
 
     def set_final_texts(self, texts: tuple[str, ...], tokens: tuple[int, ...]) -> None:
         """After a run: the exact text of every final token (covers positions the events named)."""
         for i, t in enumerate(texts[: self.gen_length]):
-            if self.revealed_at[i]:
-                self.texts[i] = t
-                self.tokens[i] = tokens[i]
+            if i < len(tokens):
+                self.state.set_text(i, tokens[i], t)
         self._layout_cache = None
         self._request_repaint(immediate=True)
 
@@ -169,7 +189,9 @@ class TokenCanvas(QWidget):
             self._request_repaint(immediate=True)
 
     def visible_token_count(self) -> int:
-        return sum(1 for s in self.revealed_at if 0 < s <= self.shown_step)
+        """Tokens the model (or an edit) revealed by the shown frame; given ones not counted."""
+        return sum(1 for i in range(self.gen_length)
+                   if not (c := self.cell(i)).masked and c.origin in (Origin.MODEL, Origin.EDIT))
 
     # -- throttled repaint -------------------------------------------------------------------
     def _request_repaint(self, immediate: bool = False) -> None:
@@ -197,11 +219,11 @@ class TokenCanvas(QWidget):
         """The text of cells start..end at the shown step; a masked cell reads as ░."""
         parts = []
         for i in range(start, self.gen_length if end is None else end):
-            s = self.revealed_at[i]
-            if not (s and s <= self.shown_step):
+            c = self.cell(i)
+            if c.masked:
                 parts.append(MASK_PLACEHOLDER)
-            elif self.tokens[i] not in self.special_ids:
-                parts.append(self.texts[i])
+            elif c.token not in self.special_ids:
+                parts.append(c.text)
         return "".join(parts)
 
     def _describe_for_screen_readers(self) -> None:
@@ -240,6 +262,8 @@ class TokenCanvas(QWidget):
         return None
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.RightButton:
+            return  # the context menu keeps the selection it acts on
         i = self._cell_at(event.position().x(), event.position().y())
         self._selection = (i, i) if i is not None else None
         self.setFocus(Qt.FocusReason.MouseFocusReason)
@@ -250,6 +274,10 @@ class TokenCanvas(QWidget):
         if self._selection is not None and i is not None:
             self._selection = (self._selection[0], i)
             self.update()
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        i = self._cell_at(event.pos().x(), event.pos().y())
+        self.cellMenuRequested.emit(-1 if i is None else i, event.globalPos())
 
     def focusInEvent(self, event: QFocusEvent) -> None:
         self.update()  # draw the focus indicator
@@ -270,18 +298,19 @@ class TokenCanvas(QWidget):
 
     # -- layout (canvas_layout.layout_cells) ----------------------------------------------
     def _cell_text(self, i: int) -> str:
-        return "" if self.tokens[i] in self.special_ids else cell_label(self.texts[i])
+        c = self.cell(i)
+        return "" if c.token in self.special_ids else cell_label(c.text)
 
     def _cell_views(self) -> list[CellView]:
         views = []
         for i in range(self.gen_length):
-            s = self.revealed_at[i]
-            if not (s and s <= self.shown_step):
+            c = self.cell(i)
+            if c.masked:
                 views.append(CellView(CellKind.MASKED))
-            elif self.tokens[i] in self.special_ids:
+            elif c.token in self.special_ids:
                 views.append(CellView(CellKind.SPECIAL))
             else:
-                views.append(CellView(CellKind.TEXT, self.texts[i]))
+                views.append(CellView(CellKind.TEXT, c.text))
         return views
 
     def _layout(self) -> list[QRectF]:
@@ -358,36 +387,13 @@ class TokenCanvas(QWidget):
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRect(QRectF(self.rect()).adjusted(1, 1, -1, -1))
         for i, r in enumerate(rects):
-            s = self.revealed_at[i]
-            if s and s <= self.shown_step:
-                if self.tokens[i] in self.special_ids:
-                    c = QColor(colors.dim)
-                    c.setAlphaF(0.25)
-                    p.setPen(Qt.PenStyle.NoPen)
-                    p.setBrush(c)
-                    p.drawEllipse(r.center(), 2.5, 2.5)
-                    if s == self.shown_step:
-                        p.setBrush(Qt.BrushStyle.NoBrush)
-                        p.setPen(QPen(colors.buckets[bucket(self.confidences[i])], 2))
-                        p.drawRoundedRect(r.adjusted(1, 1, -1, -1), 4, 4)
-                    continue
-                age = self.shown_step - s
-                if age == 0:
-                    p.setPen(Qt.PenStyle.NoPen)
-                    p.setBrush(colors.buckets[bucket(self.confidences[i])])
-                    p.drawRoundedRect(r, 4, 4)
-                    p.setPen(colors.bucket_text)
-                else:
-                    if age <= len(FADE):  # the last few steps' reveals fade back to plain text
-                        c = QColor(colors.buckets[bucket(self.confidences[i])])
-                        c.setAlphaF(FADE[age - 1])
-                        p.setPen(Qt.PenStyle.NoPen)
-                        p.setBrush(c)
-                        p.drawRoundedRect(r, 4, 4)
-                    p.setPen(colors.text)
-                self._draw_text(p, r, self._cell_text(i), self._text_offsets[i])
-            else:
+            c = self.cell(i)
+            if c.masked:
                 in_active = (i // self.block_length) == active_block
                 pm = self._mask_pixmap(int(r.width()), int(r.height()), in_active, colors)
                 p.drawPixmap(int(r.x()), int(r.y()), pm)
+                continue
+            paint_cell(p, r, c, self.shown_step - c.frame, c.token in self.special_ids, colors)
+            if c.token not in self.special_ids:
+                self._draw_text(p, r, self._cell_text(i), self._text_offsets[i])
         p.end()

@@ -16,6 +16,12 @@ def bucket(confidence: float) -> int:
     return 0 if confidence < LOW else (1 if confidence < MID else 2)
 
 
+def _mix(a: QColor, b: QColor, t: float) -> QColor:
+    """t of a and 1 - t of b (an opaque colour between them)."""
+    return QColor.fromRgbF(t * a.redF() + (1 - t) * b.redF(), t * a.greenF() + (1 - t) * b.greenF(),
+                           t * a.blueF() + (1 - t) * b.blueF())
+
+
 @dataclass(frozen=True)
 class CanvasColors:
     text: QColor
@@ -27,6 +33,9 @@ class CanvasColors:
     buckets: tuple[QColor, QColor, QColor]  # low, mid, high
     bucket_text: QColor
     block_rule: QColor
+    pin_fill: QColor  # a pinned word's cell (and an edited one when fresh)
+    pin_line: QColor  # its underline, an edited cell's outline
+    given_text: QColor  # infilling's written text
 
     @classmethod
     def for_palette(cls, pal: QPalette) -> CanvasColors:
@@ -41,12 +50,14 @@ class CanvasColors:
                 mask_fill=QColor("#2a2f36"), mask_fill_active=QColor("#3a4452"), mask_border=QColor("#4b5563"),
                 buckets=(QColor("#9b3b3b"), QColor("#8a6a12"), QColor("#2e7047")),
                 bucket_text=QColor("#ffffff"), block_rule=QColor("#4b5563"),
+                pin_fill=QColor("#24375e"), pin_line=QColor("#7aa2f7"), given_text=_mix(text, bg, 0.78),
             )
         return cls(
             text=text, dim=dim, background=bg,
             mask_fill=QColor("#eef0f3"), mask_fill_active=QColor("#dde3ec"), mask_border=QColor("#c3cad5"),
             buckets=(QColor("#f5a3a3"), QColor("#fbd58a"), QColor("#a6dcb4")),
             bucket_text=QColor("#1d1d1d"), block_rule=QColor("#c3cad5"),
+            pin_fill=QColor("#dbe6ff"), pin_line=QColor("#2f62d0"), given_text=_mix(text, bg, 0.78),
         )
 
 
@@ -60,7 +71,8 @@ class Legend(QWidget):
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 0, 4, 0)
         self._chips: list[tuple[QLabel, int]] = []
-        for text, idx in (("masked", -1), ("revealed now, confidence < 0.3", 0), ("< 0.7", 1), ("≥ 0.7", 2)):
+        for text, idx in (("masked", -1), ("revealed now, confidence < 0.3", 0), ("< 0.7", 1), ("≥ 0.7", 2),
+                          ("pinned / yours", 3)):
             chip = QLabel()
             chip.setFixedSize(14, 14)
             chip.setAccessibleName(f"Legend colour: {text}")
@@ -76,10 +88,9 @@ class Legend(QWidget):
     def refresh(self) -> None:
         colors = CanvasColors.for_palette(self.palette())
         for chip, idx in self._chips:
-            c = colors.mask_fill_active if idx < 0 else colors.buckets[idx]
-            chip.setStyleSheet(
-                f"background:{c.name()}; border:1px solid {colors.mask_border.name()}; border-radius:3px;"
-            )
+            c = colors.mask_fill_active if idx < 0 else colors.pin_fill if idx == 3 else colors.buckets[idx]
+            border = colors.pin_line if idx == 3 else colors.mask_border
+            chip.setStyleSheet(f"background:{c.name()}; border:1px solid {border.name()}; border-radius:3px;")
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.PaletteChange:

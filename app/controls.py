@@ -56,6 +56,7 @@ from .control_specs import (  # noqa: F401 - names the tests and the window use
     divisors,
     step_choices,
 )
+from .pinned_words import PINNED_LABEL, PinnedWordsField
 
 
 class ControlsPanel(QWidget):
@@ -112,6 +113,7 @@ class ControlsPanel(QWidget):
         for mode in CACHE_MODES:
             self.cache.addItem(CACHE_LABELS.get(mode, mode), mode)
             self.cache.setItemData(self.cache.count() - 1, CACHE_TIPS.get(mode, mode), Qt.ItemDataRole.ToolTipRole)
+        self.pins = PinnedWordsField(PINNED_LABEL, s["constraints"].tip)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         describe(self.summary, "Schedule summary", "How the generation is split into blocks and steps.")
@@ -130,6 +132,7 @@ class ControlsPanel(QWidget):
         seed_row.addWidget(self.seed_dice)
         seed_row.addWidget(self.seed_lock)
         form.addRow(s["seed"].label, seed_row)
+        form.addRow(PINNED_LABEL, self.pins)
         speed = QFormLayout()
         speed.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         speed.addRow(s["decoding"].label, self.decoding)
@@ -173,6 +176,7 @@ class ControlsPanel(QWidget):
         self.seed.valueChanged.connect(self._on_edit)
         self.logits_eos_inf.toggled.connect(self._on_edit)
         self.confidence_eos_eot_inf.toggled.connect(self._on_edit)
+        self.pins.edited.connect(self._on_edit)
         self.preset.currentTextChanged.connect(self._on_preset)
         self.seed_dice.clicked.connect(self._new_seed)
         self.apply_preset("Balanced")
@@ -207,6 +211,7 @@ class ControlsPanel(QWidget):
             threshold=float(self.threshold.value()),
             factor=float(self.factor.value()),
             cache=str(self.cache.currentData()),
+            constraints=self.pins.valid_text(),  # a list with a syntax error is left out (run refused)
         )
 
     def set_params(self, p: GenerationParams | dict[str, Any]) -> None:
@@ -236,6 +241,8 @@ class ControlsPanel(QWidget):
                 self.logits_eos_inf.setChecked(bool(d["logits_eos_inf"]))
             if "confidence_eos_eot_inf" in d:
                 self.confidence_eos_eot_inf.setChecked(bool(d["confidence_eos_eot_inf"]))
+            if "constraints" in d:
+                self.pins.set_text(str(d["constraints"] or ""))
         finally:
             self._applying_preset = False
         self._name_preset()  # values set from outside name their preset, or Custom
@@ -321,6 +328,7 @@ class ControlsPanel(QWidget):
         for k, v in p.to_dict().items():
             if k != "mask_id":
                 settings.setValue(k, v)
+        settings.setValue("constraints", self.pins.text())  # as typed, a list still being fixed too
         settings.endGroup()
         settings.setValue("preset", self.preset.currentText())
         settings.setValue("seed_locked", self.seed_lock.isChecked())
@@ -333,7 +341,7 @@ class ControlsPanel(QWidget):
         types = {"max_steps": int, "gen_length": int, "block_length": int, "seed": int,
                  "temperature": float, "cfg_scale": float, "remasking": str,
                  "logits_eos_inf": bool, "confidence_eos_eot_inf": bool,
-                 "decoding": str, "threshold": float, "factor": float, "cache": str}
+                 "decoding": str, "threshold": float, "factor": float, "cache": str, "constraints": str}
         for k, t in types.items():
             if k in keys:
                 try:

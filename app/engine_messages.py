@@ -40,9 +40,18 @@ class GenerationRequest:
     chat: bool = False
     history: tuple[tuple[str, str], ...] = ()  # (role, content) turns before this prompt
     cancel: CancelToken = field(default_factory=CancelToken, compare=False)
+    infill: bool = False  # the prompt holds [MASK*N] blanks: fill them (core/infill.py)
 
     def history_messages(self) -> list[dict[str, str]]:
         return [{"role": r, "content": c} for r, c in self.history]
+
+
+@dataclass(frozen=True)
+class PreviewRequest:
+    """The canvas a run of `params` would start from (the pinned words laid out), for the idle view."""
+
+    key: int  # the window's preview counter: a stale answer is dropped
+    params: GenerationParams
 
 
 # -- payloads (worker -> GUI) -----------------------------------------------------------------
@@ -109,6 +118,18 @@ class StepUpdate:
 
 
 @dataclass(frozen=True)
+class CanvasStart:
+    """The answer canvas a run starts from (or, for a preview, would): the tokens given before
+    step 0 with their texts and origins (canvas_state.Origin values: "pin", "given")."""
+
+    run_id: int  # a run's id, or a preview's key
+    params: GenerationParams  # the run's (an infill run's: its region, blocks and steps)
+    given: tuple[tuple[int, int, str, str], ...] = ()  # (answer position, token, text, origin)
+    problem: str | None = None  # why the pinned words cannot be laid out (a preview)
+    prompt: str = ""  # an infill run's prompt (the text before its first blank)
+
+
+@dataclass(frozen=True)
 class RunStarted:
     run_id: int
     prompt_ids: tuple[int, ...]
@@ -122,6 +143,7 @@ class RunOutcome:
     result: GenerationResult
     token_texts: tuple[str, ...]  # text of each generated token (for replay and export)
     model: ModelInfo
+    token_table: dict[int, str] = field(default_factory=dict, compare=False)  # texts of tokens edits replaced
 
     @property
     def text(self) -> str:

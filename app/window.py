@@ -21,6 +21,7 @@ from .window_base import UiState
 from .window_chat import WindowChat
 from .window_io import WindowIO
 from .window_models import WindowModels
+from .window_pins import WindowPins, has_blanks
 from .window_settings import WindowSettings, app_icon, make_settings, repair_settings, saved_int
 from .worker import EngineHost
 
@@ -29,7 +30,7 @@ __all__ = ["MainWindow", "UiState"]
 MIN_SIZE = (760, 520)  # below this the settings column and the canvas no longer both fit
 
 
-class MainWindow(WindowIO, WindowSettings, WindowChat, WindowModels):
+class MainWindow(WindowPins, WindowIO, WindowSettings, WindowChat, WindowModels):
     def __init__(self, settings: QSettings | None = None, model_dir: str | None = None, autoload: bool = True,
                  engine: str | None = None, threads: int | None = None) -> None:
         super().__init__()
@@ -75,6 +76,8 @@ class MainWindow(WindowIO, WindowSettings, WindowChat, WindowModels):
         w.finished.connect(self._on_finished)
         w.failed.connect(self._on_failed)
         w.scored.connect(self._on_scored)
+        w.previewed.connect(self._on_previewed)
+        w.canvasStarted.connect(self._on_canvas_started)
         try:
             self._build()
         except BaseException:
@@ -115,6 +118,7 @@ class MainWindow(WindowIO, WindowSettings, WindowChat, WindowModels):
             params=self.controls.params(),
             chat=chat,
             history=tuple(self.history) if chat else (),
+            infill=not chat and has_blanks(self.prompt.toPlainText()),
         )
 
     def generate(self) -> bool:
@@ -122,6 +126,14 @@ class MainWindow(WindowIO, WindowSettings, WindowChat, WindowModels):
             return False
         if not self.prompt.toPlainText().strip():
             self.status.message("Type a prompt first.", 4000)
+            return False
+        problem = self.controls.pins.error()
+        if problem and not self._infill_prompt():  # filling blanks leaves the pins out
+            self.status.message(f"Not started: {problem}", 10000)
+            self.controls.pins.edit.setFocus()
+            return False
+        if self._infill_prompt() and self.model is not None and self.model.remote:
+            self.status.message("Filling blanks needs a local model: the server has no infill yet.", 8000)
             return False
         self.controls.next_seed()  # a new seed per run unless "Keep" is ticked
         return self._start(self.current_request())
@@ -188,7 +200,9 @@ class MainWindow(WindowIO, WindowSettings, WindowChat, WindowModels):
         self.replay.finish(n)
         total = float(res.timings.get("total_s", res.trajectory[-1].elapsed if res.trajectory else 0.0))
         self.status.finish(total, self.canvas.visible_token_count())
-        if res.cancelled:
+        if outcome.request.infill and not res.cancelled:
+            self.status.message(f"Filled the blanks: {plural(n, 'step')} in {total:.2f} s", 6000)
+        elif res.cancelled:
             self.status.message(f"Stopped after {n} of {plural(outcome.request.params.step_budget, 'step')}", 6000)
         else:
             self.status.message(f"Done: {plural(n, 'step')} in {total:.2f} s", 6000)
@@ -238,14 +252,6 @@ class MainWindow(WindowIO, WindowSettings, WindowChat, WindowModels):
     def _on_controls_changed(self) -> None:
         if self.state == UiState.READY and self.outcome is None:
             self._show_idle_canvas()
-
-    def _show_idle_canvas(self) -> None:
-        """Before a run: the masked region the current settings would fill."""
-        if self.model is None:
-            return
-        p = self.controls.params()
-        self.canvas.reset(p.gen_length, p.block_length, frozenset(), p.max_steps)
-        self.canvas.set_message("")
 
     def _use_example(self, text: str) -> None:
         self.prompt.setPlainText(text)

@@ -30,7 +30,7 @@ from .canvas import TokenCanvas
 from .canvas_style import Legend
 from .chat_panel import ChatPanel
 from .controls import ControlsPanel
-from .engine_messages import LoadRequest, ModelInfo, RunOutcome
+from .engine_messages import GenerationRequest, LoadRequest, ModelInfo, RunOutcome
 from .first_run import FirstRunBanner
 from .menus import WindowActions
 from .replay_bar import JumpSlider, ReplayBar
@@ -79,6 +79,7 @@ class WindowBase(QMainWindow):
     _plain_prompt: str  # the continuation prompt, kept while chat mode has the box
     _chat_pref: bool  # chat mode as the user last chose it (kept while a model has no template)
     _closing: bool
+    _current: GenerationRequest | None  # the run in progress
 
     # -- widgets (window_layout.build_window) -----------------------------------------------
     prompt: QPlainTextEdit
@@ -128,8 +129,7 @@ class WindowBase(QMainWindow):
         # Chat availability first: the labels below depend on it (it is off while a run goes on).
         self.chat_mode.setEnabled(not running and self.model is not None and self.model.has_chat_template)
         chat = self.chat_mode.isChecked() and (self.chat_mode.isEnabled() or running)
-        self.generate_button.setText("Send" if chat else "Generate")
-        self.generate_button.setToolTip("Send the message (Ctrl+Enter)" if chat else "Start generating (Ctrl+Enter)")
+        self._label_generate()
         _enable((self.generate_button, self.act_generate), ready)
         _enable((self.stop_button, self.act_stop), running)
         self.controls.setEnabled(idle)
@@ -154,6 +154,10 @@ class WindowBase(QMainWindow):
 
     def _show_idle_canvas(self) -> None:
         """The masked region the current settings would fill (window.py)."""
+        raise NotImplementedError
+
+    def _label_generate(self) -> None:
+        """Generate, Send or Fill blanks on the button (window_pins.py)."""
         raise NotImplementedError
 
     def _use_model_settings(self, info: ModelInfo) -> None:

@@ -61,6 +61,8 @@ def build_window(win: MainWindow) -> None:
     win.banner.hide()
 
     win.canvas = TokenCanvas()
+    win.canvas.cellMenuRequested.connect(win._on_cell_menu)
+    win.prompt.textChanged.connect(win._label_generate)
     win.canvas_scroll = QScrollArea()
     win.canvas_scroll.setObjectName("canvasScroll")
     win.canvas_scroll.setWidgetResizable(True)

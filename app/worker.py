@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,10 +26,12 @@ from llada_studio.core.params import ParamError
 from llada_studio.core.session import Session
 
 from .engine_messages import (
+    CanvasStart,
     GenerationRequest,
     LoadFailure,
     LoadRequest,
     ModelInfo,
+    PreviewRequest,
     RemoteTarget,
     RunFailure,
     RunOutcome,
@@ -37,6 +40,7 @@ from .engine_messages import (
     ScoreRequest,
     StepUpdate,
 )
+from .worker_runs import describe_param_error, pinned_start, run_infill
 
 if TYPE_CHECKING:
     from llada_studio.core.server.client import RemoteClient
@@ -44,8 +48,9 @@ if TYPE_CHECKING:
 # The messages are imported from here too (the window's and the tests' older imports).
 __all__ = [
     "EngineHost", "EngineWorker", "describe_failure", "model_exists",
-    "GenerationRequest", "LoadFailure", "LoadRequest", "ModelInfo", "RemoteTarget", "RunFailure", "RunOutcome",
-    "RunStarted", "ScoreOutcome", "ScoreRequest", "StepUpdate",
+    "CanvasStart", "GenerationRequest", "LoadFailure", "LoadRequest", "ModelInfo", "RemoteTarget", "RunFailure",
+    "RunOutcome",
+    "PreviewRequest", "RunStarted", "ScoreOutcome", "ScoreRequest", "StepUpdate",
 ]
 
 
@@ -65,6 +70,8 @@ class EngineWorker(QObject):
     finished = Signal(object)  # RunOutcome
     failed = Signal(object)  # RunFailure
     scored = Signal(object)  # ScoreOutcome
+    previewed = Signal(object)  # CanvasStart (a preview's key as its run_id)
+    canvasStarted = Signal(object)  # CanvasStart: the canvas a run starts from, before its first step
 
     def __init__(self) -> None:
         super().__init__()
@@ -158,6 +165,11 @@ class EngineWorker(QObject):
         self.scored.emit(ScoreOutcome(request.run_id, est.describe(), est.log_likelihood))
 
     @Slot(object)
+    def preview(self, request: PreviewRequest) -> None:
+        if self.session is not None:
+            self.previewed.emit(pinned_start(self.session, request.key, request.params))
+
+    @Slot(object)
     def generate(self, request: GenerationRequest) -> None:
         if self.remote is not None and self.info is not None:
             self._generate_remote(request)
@@ -167,6 +179,16 @@ class EngineWorker(QObject):
             self.failed.emit(RunFailure(request.run_id, "no model is loaded: open a model folder first"))
             return
         cancel = request.cancel
+        tokenizer = session.tokenizer
+
+        def on_step(event: StepEvent) -> bool:
+            texts = tuple(tokenizer.token_texts(event.tokens[0])) if event.tokens else ()
+            self.step.emit(StepUpdate(request.run_id, event, texts))
+            return not cancel.cancelled
+
+        if request.infill:
+            self._run(request.run_id, lambda: run_infill(session, info, request, self.canvasStarted.emit, on_step))
+            return
         try:
             if request.chat:
                 ids = session.encode(request.prompt, chat=True, history=request.history_messages())
@@ -176,22 +198,29 @@ class EngineWorker(QObject):
             if not prompt_ids:
                 raise ValueError("the prompt is empty: type something to continue from")
             self.runStarted.emit(RunStarted(request.run_id, prompt_ids))
-            tokenizer = session.tokenizer
-
-            def on_step(event: StepEvent) -> bool:
-                texts = tuple(tokenizer.token_texts(event.tokens[0])) if event.tokens else ()
-                self.step.emit(StepUpdate(request.run_id, event, texts))
-                return not cancel.cancelled
-
+            if request.params.constraints:  # the pinned words show from step 0
+                self.canvasStarted.emit(pinned_start(session, request.run_id, request.params))
             result = session.generate_ids([list(prompt_ids)], request.params, on_step, cancel)
             texts = tuple(tokenizer.token_texts(result.generated_ids[0])) if result.generated_ids else ()
         except ParamError as exc:  # named as the window labels it ("Steps", not max_steps)
-            self.failed.emit(RunFailure(request.run_id, exc.describe("label")))
+            self.failed.emit(RunFailure(request.run_id, describe_param_error(exc)))
             return
         except Exception as exc:
             self.failed.emit(RunFailure(request.run_id, str(exc) or type(exc).__name__))
             return
         self.finished.emit(RunOutcome(request.run_id, request, prompt_ids, result, texts, info))
+
+    def _run(self, run_id: int, run: Callable[[], RunOutcome]) -> None:
+        """One of worker_runs' runs: its outcome, or a RunFailure saying what went wrong."""
+        try:
+            outcome = run()
+        except ParamError as exc:
+            self.failed.emit(RunFailure(run_id, describe_param_error(exc)))
+            return
+        except Exception as exc:
+            self.failed.emit(RunFailure(run_id, str(exc) or type(exc).__name__))
+            return
+        self.finished.emit(outcome)
 
     def _generate_remote(self, request: GenerationRequest) -> None:
         from llada_studio.core.server.client import RemoteError
@@ -225,6 +254,7 @@ class EngineHost(QObject):
     requestLoad = Signal(object)
     requestGenerate = Signal(object)
     requestScore = Signal(object)
+    requestPreview = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -237,6 +267,7 @@ class EngineHost(QObject):
         self.requestLoad.connect(self.worker.load)
         self.requestGenerate.connect(self.worker.generate)
         self.requestScore.connect(self.worker.score)
+        self.requestPreview.connect(self.worker.preview)
         self._current: GenerationRequest | None = None
         self._down = False
         self.engine_thread.start()
@@ -252,6 +283,10 @@ class EngineHost(QObject):
     def score(self, request: ScoreRequest) -> None:
         if not self._down:
             self.requestScore.emit(request)
+
+    def preview(self, request: PreviewRequest) -> None:
+        if not self._down:
+            self.requestPreview.emit(request)
 
     def generate(self, request: GenerationRequest) -> None:
         if not self._down:
