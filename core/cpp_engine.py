@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -82,25 +83,35 @@ def _enum(members: Mapping[str, _EnumT], name: str, what: str) -> _EnumT:
     return members[name]
 
 
+# The C++ name of a GenerationParams field where the two differ (the seed API's max_steps).
+CPP_NAMES = {"max_steps": "steps"}
+# Struct members the engine fills from the checkpoint, not from the parameters.
+FROM_CHECKPOINT = ("mask_id", "eos_id", "eot_id")
+
+
 def generate_params(params: GenerationParams, mask_id: int, eos_id: int, eot_id: int) -> _engine.GenerateParams:
-    """GenerationParams as the C++ struct (csrc/generate.h GenerateParams, bound as is)."""
+    """GenerationParams as the C++ struct (csrc/generate.h GenerateParams, bound as is): every
+    field the struct binds under the same name (or its CPP_NAMES name), converted to the bound
+    member's type, enums by member name. Fields the struct lacks stay in Python (constraints
+    reach C++ resolved, as answer_init). A new parameter needs no line here."""
     p = _engine.GenerateParams()
-    p.steps = params.max_steps
-    p.gen_length = params.gen_length
-    p.block_length = params.block_length
-    p.temperature = float(params.temperature)
-    p.cfg_scale = float(params.cfg_scale)
-    p.remasking = _enum(_engine.Remasking.__members__, params.remasking, "remasking mode")
+    for f in fields(params):
+        name = CPP_NAMES.get(f.name, f.name)
+        if name in FROM_CHECKPOINT or not hasattr(p, name):
+            continue
+        value = getattr(params, f.name)
+        current = getattr(p, name)
+        members = getattr(type(current), "__members__", None)
+        if members is not None:  # a pybind11 enum (Remasking, Decoding, CacheMode)
+            value = _enum(members, value, f"{f.name} mode")
+        elif isinstance(current, bool):
+            value = bool(value)
+        elif isinstance(current, float):
+            value = float(value)
+        setattr(p, name, value)
     p.mask_id = mask_id
     p.eos_id = eos_id
     p.eot_id = eot_id
-    p.logits_eos_inf = bool(params.logits_eos_inf)
-    p.confidence_eos_eot_inf = bool(params.confidence_eos_eot_inf)
-    p.seed = params.seed
-    p.decoding = _enum(_engine.Decoding.__members__, params.decoding, "decoding mode")
-    p.threshold = float(params.threshold)
-    p.factor = float(params.factor)
-    p.cache = _enum(_engine.CacheMode.__members__, params.cache, "cache mode")
     return p
 
 
