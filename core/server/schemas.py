@@ -3,9 +3,10 @@ fields become a `GenerationParams`.
 
 OpenAI's fields keep OpenAI's meaning where the sampler has one: `max_tokens` (or
 `max_completion_tokens`) is the generation length, `temperature` and `seed` are the sampler's.
-The diffusion parameters are extra top-level fields named as on the command line without the
-dashes (`steps`, `block_length`, `cfg_scale`, `remasking`, `decoding`, `threshold`, `factor`,
-`cache`, `logits_eos_inf`, `confidence_eos_eot_inf`, `constraints`); with the official client they go in
+The diffusion parameters are extra top-level fields, one per GenerationParams field, named as on
+the command line without the dashes (`steps`, `block_length`, `cfg_scale`, `remasking`,
+`decoding`, `threshold`, `factor`, `cache`, `logits_eos_inf`, `confidence_eos_eot_inf`,
+`constraints`, and any parameter declared later); with the official client they go in
 `extra_body`. An unknown field is an error (400), so a misspelt diffusion parameter is not
 silently ignored. OpenAI fields the sampler has no equivalent for are accepted only at their
 neutral value (`n` 1, `top_p` 1, penalties 0, no logprobs).
@@ -13,9 +14,10 @@ neutral value (`n` 1, `top_p` 1, penalties 0, no logprobs).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import fields
+from typing import Any, Literal, get_args, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, create_model
 
 from ..params import MAX_STEPS, GenerationParams, ParamError, recommended_params
 from .errors import APIError, bad_request
@@ -28,20 +30,37 @@ DEFAULT_BLOCK = recommended_params().block_length
 
 Number = StrictFloat | StrictInt
 
-# The sampler fields a request may set by their own name (besides max_tokens, temperature, seed).
-DIFFUSION_FIELDS: tuple[str, ...] = (
-    "steps",
-    "block_length",
-    "cfg_scale",
-    "remasking",
-    "decoding",
-    "threshold",
-    "factor",
-    "cache",
-    "logits_eos_inf",
-    "confidence_eos_eot_inf",
-    "constraints",
+# GenerationParams fields that are not request fields of their own: OpenAI's (max_tokens is the
+# generation length, temperature and seed are declared with OpenAI's fields below) and the
+# checkpoint's mask id.
+NOT_ON_THE_WIRE = frozenset({"gen_length", "temperature", "seed", "mask_id"})
+
+
+def _strict(annotation: Any) -> Any:
+    """The strict request type of a GenerationParams field type (no silent str -> int)."""
+    kinds = set(get_args(annotation)) - {type(None)} or {annotation}
+    if bool in kinds:
+        return StrictBool
+    if float in kinds:
+        return Number
+    if int in kinds:
+        return StrictInt
+    return StrictStr
+
+
+_HINTS = get_type_hints(GenerationParams)
+# The sampler fields a request may set by their own name (besides max_tokens, temperature, seed):
+# every GenerationParams field, so a new parameter is a request field without a line here.
+DIFFUSION_FIELDS: tuple[str, ...] = tuple(
+    WIRE_NAMES.get(f.name, f.name) for f in fields(GenerationParams) if f.name not in NOT_ON_THE_WIRE
 )
+# Diffusion parameters (core/params.py declares their ranges), each optional: None = the default.
+_PARAM_FIELDS: dict[str, Any] = {
+    WIRE_NAMES.get(f.name, f.name): (_strict(_HINTS[f.name]) | None, None)
+    for f in fields(GenerationParams)
+    if f.name not in NOT_ON_THE_WIRE
+}
+_DiffusionParams: Any = create_model("DiffusionParams", **_PARAM_FIELDS)
 
 
 class StreamOptions(BaseModel):
@@ -49,7 +68,7 @@ class StreamOptions(BaseModel):
     include_usage: StrictBool = False
 
 
-class DiffusionFields(BaseModel):
+class DiffusionFields(_DiffusionParams):  # type: ignore[misc]  # fields made from GenerationParams
     """The fields both routes share: OpenAI's sampling fields and the diffusion extras."""
 
     model_config = ConfigDict(extra="forbid")
@@ -69,18 +88,6 @@ class DiffusionFields(BaseModel):
     frequency_penalty: Number | None = None
     logprobs: Any = None
     logit_bias: dict[str, Any] | None = None
-    # Diffusion parameters (core/params.py declares their ranges).
-    steps: StrictInt | None = None
-    block_length: StrictInt | None = None
-    cfg_scale: Number | None = None
-    remasking: StrictStr | None = None
-    decoding: StrictStr | None = None
-    threshold: Number | None = None
-    factor: Number | None = None
-    cache: StrictStr | None = None
-    logits_eos_inf: StrictBool | None = None
-    confidence_eos_eot_inf: StrictBool | None = None
-    constraints: StrictStr | None = None  # word constraints "pos:word, pos:word" (core/constraints.py)
     # Extension: one stream chunk per sampler step carrying a `diffusion_step` object.
     stream_steps: StrictBool = False
 
@@ -114,20 +121,24 @@ class DiffusionFields(BaseModel):
         length = self.generation_length()
         gen_length = base.gen_length if length is None else length
         changes: dict[str, Any] = {"gen_length": gen_length}
-        if self.block_length is not None:
-            changes["block_length"] = self.block_length
+        fields_given = {f: getattr(self, f) for f in DIFFUSION_FIELDS}
+        if fields_given["block_length"] is not None:
+            changes["block_length"] = fields_given["block_length"]
         elif isinstance(gen_length, int) and gen_length >= 1:
             changes["block_length"] = max(
                 d for d in range(1, min(DEFAULT_BLOCK, gen_length) + 1) if gen_length % d == 0
             )
-        if self.steps is not None:
-            changes["max_steps"] = self.steps
+        if fields_given["steps"] is not None:
+            changes["max_steps"] = fields_given["steps"]
         elif isinstance(gen_length, int) and gen_length >= 1:
             changes["max_steps"] = gen_length  # one token per step, as the recommended settings
-        for name in ("temperature", "seed", *DIFFUSION_FIELDS[2:]):
-            value = getattr(self, name)
-            if value is not None:
-                changes[name] = value
+        for name in ("temperature", "seed"):
+            if getattr(self, name) is not None:
+                changes[name] = getattr(self, name)
+        for f in fields(GenerationParams):
+            wire = WIRE_NAMES.get(f.name, f.name)
+            if wire in fields_given and wire not in ("steps", "block_length") and fields_given[wire] is not None:
+                changes[f.name] = fields_given[wire]
         try:
             params = base.with_(**changes)
         except ParamError as exc:

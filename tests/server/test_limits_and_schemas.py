@@ -155,3 +155,24 @@ def test_a_keyed_server_accepts_any_host(server_model):
     with serving(server_model, api_key="k") as served:
         headers = {"Authorization": "Bearer k", "Host": "gpu-box.lan:8000"}
         assert httpx.get(served.base + "/models", headers=headers).status_code == 200
+
+
+def test_every_sampler_parameter_is_a_request_field_and_arrives() -> None:
+    """The request fields come from GenerationParams' declaration (core/server/schemas.py): a new
+    parameter is a wire field with no line in the server."""
+    from dataclasses import fields
+
+    from llada_studio.core.params import GenerationParams
+    from llada_studio.core.server.schemas import NOT_ON_THE_WIRE, WIRE_NAMES, CompletionRequest
+
+    declared = {WIRE_NAMES.get(f.name, f.name) for f in fields(GenerationParams)} - {
+        WIRE_NAMES.get(n, n) for n in NOT_ON_THE_WIRE
+    }
+    assert declared <= set(CompletionRequest.model_fields)
+    req = CompletionRequest(model="m", prompt="p", max_tokens=16, steps=8, block_length=8, cfg_scale=0.5,
+                            remasking="random", decoding="threshold", threshold=0.7, cache="dual",
+                            logits_eos_inf=True, constraints="0:Once")
+    params, _ = req.to_params()
+    assert (params.max_steps, params.block_length, params.cfg_scale, params.remasking) == (8, 8, 0.5, "random")
+    assert (params.decoding, params.threshold, params.cache, params.constraints) == ("threshold", 0.7, "dual", "0:Once")
+    assert params.logits_eos_inf
