@@ -94,9 +94,9 @@ class TokenCanvas(QWidget):
         self._layout_cache = None
         self._request_repaint(immediate=True)
 
-    # The latest state of every position (what the run ended with; tests and the window read these).
     @property
     def tokens(self) -> list[int]:
+        """The latest token of every position (-1: masked), what the run ended with."""
         return [self.state.latest(i).token for i in range(self.gen_length)]
 
     @property
@@ -110,7 +110,7 @@ class TokenCanvas(QWidget):
 
     def positions_of(self, origin: Origin) -> list[int]:
         """The positions whose shown state has this origin (pinned words, edits, ...)."""
-        return [i for i in range(self.gen_length) if self.cell(i).origin is origin and not self.cell(i).masked]
+        return [i for i in range(self.gen_length) if (c := self.cell(i)).origin is origin and not c.masked]
 
     def give(self, cells: Sequence[tuple[int, int, str, Origin]]) -> None:
         """Tokens given from step 0: (position, token, text, origin) of pinned words or written text."""
@@ -250,10 +250,14 @@ class TokenCanvas(QWidget):
         r = self.selected_range()
         return self.shown_text(*r) if r else ""
 
-    def select_all(self) -> None:
-        if self.gen_length:
-            self._selection = (0, self.gen_length - 1)
+    def select_range(self, start: int, stop: int) -> None:
+        """Select cells start..stop-1 (what a drag over them selects)."""
+        if 0 <= start < stop <= self.gen_length:
+            self._selection = (start, stop - 1)
             self.update()
+
+    def select_all(self) -> None:
+        self.select_range(0, self.gen_length)
 
     def _cell_at(self, x: float, y: float) -> int | None:
         for i, r in enumerate(self._layout()):

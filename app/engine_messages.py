@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from llada_studio.core.continuation import Edit, RunState
 from llada_studio.core.events import CancelToken, GenerationResult, StepEvent
 from llada_studio.core.params import GenerationParams
 from llada_studio.core.session import Session
@@ -52,6 +53,18 @@ class PreviewRequest:
 
     key: int  # the window's preview counter: a stale answer is dropped
     params: GenerationParams
+
+
+@dataclass(frozen=True)
+class ContinueRequest:
+    """Edit and continue (core/continuation.py): `state` (a run at step k) with `edits` and the
+    words to write (answer position, word: tokenized on the worker, " " + word) continued from k.
+    `request` is the branch's run: its id, the parent's prompt and parameters, its cancel token."""
+
+    request: GenerationRequest
+    state: RunState
+    edits: tuple[Edit, ...] = ()
+    words: tuple[tuple[int, str], ...] = ()
 
 
 # -- payloads (worker -> GUI) -----------------------------------------------------------------
@@ -127,6 +140,18 @@ class CanvasStart:
     given: tuple[tuple[int, int, str, str], ...] = ()  # (answer position, token, text, origin)
     problem: str | None = None  # why the pinned words cannot be laid out (a preview)
     prompt: str = ""  # an infill run's prompt (the text before its first blank)
+
+
+@dataclass(frozen=True)
+class BranchEdit:
+    """A continuation's edit, before its first step: after step `after_step` the answer positions
+    were set to `tokens` (the run's mask id: re-masked), with the texts of the tokens."""
+
+    run_id: int
+    after_step: int
+    positions: tuple[int, ...]
+    tokens: tuple[int, ...]
+    texts: tuple[str, ...]
 
 
 @dataclass(frozen=True)

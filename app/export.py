@@ -38,6 +38,11 @@ def record_of(o: RunOutcome) -> RunRecord:
         timings={k: float(v) for k, v in res.timings.items()},
         model={"name": m.name, "path": m.path, "license": m.license, "engine": m.engine, "threads": m.threads,
                "device": m.device},
+        # How the run started and a branch's edits (issue 15: pinned words, infilling, edit and continue).
+        answer_init=tuple(res.answer_init[0]) if res.answer_init else (),
+        prompt_positions=tuple(res.prompt_positions[0]) if res.prompt_positions else (),
+        edits=tuple(res.edits),
+        token_table=dict(o.token_table),
     )
 
 
@@ -54,8 +59,11 @@ def outcome_of(record: RunRecord, run_id: int) -> RunOutcome:
     request = GenerationRequest(run_id=run_id, prompt=record.prompt or "", params=record.params, chat=record.chat,
                                 history=record.history)
     result = GenerationResult(generated_ids=(record.generated_ids,), trajectory=record.trajectory,
-                              timings=dict(record.timings), cancelled=record.cancelled, texts=(record.text,))
-    return RunOutcome(run_id, request, record.prompt_ids, result, record.token_texts, info)
+                              timings=dict(record.timings), cancelled=record.cancelled, texts=(record.text,),
+                              answer_init=(record.answer_init,) if record.answer_init else (),
+                              prompt_positions=(record.prompt_positions,) if record.prompt_positions else (),
+                              edits=record.edits)
+    return RunOutcome(run_id, request, record.prompt_ids, result, record.token_texts, info, dict(record.token_table))
 
 
 def write_json(o: RunOutcome, path: str | Path) -> Path:

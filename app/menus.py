@@ -70,6 +70,9 @@ class WindowActions:
         self.generate = action("&Generate", w.generate, ["Ctrl+Return", "Ctrl+Enter"], "Start generating")
         self.regenerate = action("&Regenerate", w.regenerate, "Ctrl+Shift+Return",
                                  "Generate again from the same prompt with a new seed")
+        self.regenerate_selection = action("Regenerate se&lection", w.regenerate_selection, None,
+                                           "Re-mask the selected answer text and let the model write it again")
+        self.continue_run = action("C&ontinue", w.continue_stopped, None, "Continue the stopped run from its last step")
         self.stop = action("&Stop", w.stop, "Esc", "Stop before the next forward pass")
         self.score = action("S&core the answer", w.score_answer, "Ctrl+L",
                             "How likely the model finds the answer after its prompt (Monte-Carlo ELBO, 64 samples)")
@@ -89,7 +92,8 @@ class WindowActions:
         m = mb.addMenu("&Edit")
         m.addActions([self.copy, self.copy_answer])
         m = mb.addMenu("&Run")
-        m.addActions([self.generate, self.regenerate, self.stop, self.score, self.new_chat, self.replay])
+        m.addActions([self.generate, self.regenerate, self.regenerate_selection, self.continue_run, self.stop,
+                      self.score, self.new_chat, self.replay])
         m = mb.addMenu("&Model")
         self.models = action("&Models…", w.models_dialog, "Ctrl+M",
                              "The models library: open a model, or download a LLaDA checkpoint into it")

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QStyle, QToolButton, QWidget
 
+from .canvas_state import Timeline
 from .choice_slider import describe
 
 REPLAY_INTERVAL_MS = 60
@@ -68,6 +69,8 @@ class ReplayBar(QWidget):
         self._timer.setInterval(REPLAY_INTERVAL_MS)
         self._timer.timeout.connect(self._tick)
         self._paused_mid_replay = False
+        self.timeline = Timeline()  # the frames of the run shown (a branch has one per edit)
+        self.steps = 0
         self.speed.valueChanged.connect(self._timer.setInterval)
         self.play_button.clicked.connect(self.toggle)
         self.scrubber.valueChanged.connect(self._on_scrub)
@@ -87,13 +90,17 @@ class ReplayBar(QWidget):
         """During a run: the label counts with the status bar (the scrubber is disabled)."""
         self.label.setText(f"step {step} / {total}")
 
-    def finish(self, last_step: int) -> None:
+    def finish(self, last_step: int, timeline: Timeline | None = None, steps: int | None = None) -> None:
+        """A run of `steps` steps shown in `last_step` frames (a branch: one more per edit)."""
+        self.timeline = timeline or Timeline()
+        self.steps = last_step if steps is None else steps
         self._paused_mid_replay = False
         self._set_silently(last_step, last_step)
-        self.label.setText(f"step {last_step} / {last_step}")
+        self.label.setText(self.timeline.label(last_step, self.steps))
 
     def clear(self) -> None:
         """No run to show (a new model was loaded)."""
+        self.timeline, self.steps = Timeline(), 0
         self.stop()
         self._paused_mid_replay = False
         self._set_silently(0, 0)
@@ -134,5 +141,5 @@ class ReplayBar(QWidget):
     def _on_scrub(self, value: int) -> None:
         if not self.playing:
             self._paused_mid_replay = False  # a scrub by hand ends a paused replay
-        self.label.setText(f"step {value} / {self.scrubber.maximum()}")
+        self.label.setText(self.timeline.label(value, self.steps))
         self.stepChosen.emit(value)

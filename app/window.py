@@ -15,9 +15,11 @@ from PySide6.QtWidgets import QMessageBox
 from llada_studio.core.params import plural
 
 from . import APP_NAME
+from .canvas_state import Timeline
 from .engine_messages import GenerationRequest, RunFailure, RunOutcome, ScoreOutcome, ScoreRequest, StepUpdate
 from .menus import max_threads
 from .window_base import UiState
+from .window_branch import WindowBranch
 from .window_chat import WindowChat
 from .window_io import WindowIO
 from .window_models import WindowModels
@@ -30,7 +32,7 @@ __all__ = ["MainWindow", "UiState"]
 MIN_SIZE = (760, 520)  # below this the settings column and the canvas no longer both fit
 
 
-class MainWindow(WindowPins, WindowIO, WindowSettings, WindowChat, WindowModels):
+class MainWindow(WindowBranch, WindowPins, WindowIO, WindowSettings, WindowChat, WindowModels):
     def __init__(self, settings: QSettings | None = None, model_dir: str | None = None, autoload: bool = True,
                  engine: str | None = None, threads: int | None = None) -> None:
         super().__init__()
@@ -44,7 +46,8 @@ class MainWindow(WindowPins, WindowIO, WindowSettings, WindowChat, WindowModels)
         self.outcome = None
         self.state = UiState.EMPTY
         self._run_id = 0
-        self._current: GenerationRequest | None = None  # the run in progress
+        self._current = None
+        self._timeline = Timeline()
         self._loading = None
         self._load_note = None
         self._model_dir = None
@@ -78,6 +81,7 @@ class MainWindow(WindowPins, WindowIO, WindowSettings, WindowChat, WindowModels)
         w.scored.connect(self._on_scored)
         w.previewed.connect(self._on_previewed)
         w.canvasStarted.connect(self._on_canvas_started)
+        w.edited.connect(self._on_branch_edit)
         try:
             self._build()
         except BaseException:
@@ -155,6 +159,7 @@ class MainWindow(WindowPins, WindowIO, WindowSettings, WindowChat, WindowModels)
         self.replay.stop()
         self._run_id = request.run_id
         self._current = request
+        self._timeline = Timeline()
         self.outcome = None
         p = request.params
         specials = frozenset({self.model.eos_id, self.model.eot_id}) if self.model else frozenset()
@@ -181,7 +186,8 @@ class MainWindow(WindowPins, WindowIO, WindowSettings, WindowChat, WindowModels)
         if update.run_id != self._run_id:
             return  # a late event from a run that was replaced
         e = update.event
-        self.canvas.absorb(e.step, e.block, e.positions[0], e.tokens[0], e.confidences[0], update.texts)
+        frame = self._timeline.frame_of_step(e.step)  # a branch: its edit is a frame of its own
+        self.canvas.absorb(frame, e.block, e.positions[0], e.tokens[0], e.confidences[0], update.texts)
         self.status.step_event(e, self.canvas.visible_token_count())
         self.replay.live_step(e.step, e.total_steps)
         self.stepShown.emit(update)
@@ -196,8 +202,8 @@ class MainWindow(WindowPins, WindowIO, WindowSettings, WindowChat, WindowModels)
         self.canvas.live = False
         self.canvas.set_final_texts(outcome.token_texts, res.generated_ids[0] if res.generated_ids else ())
         self.canvas.flush()
-        n = self.canvas.last_step
-        self.replay.finish(n)
+        n = res.trajectory[-1].step if res.trajectory else 0
+        self.replay.finish(self.canvas.last_step, self._timeline, n)
         total = float(res.timings.get("total_s", res.trajectory[-1].elapsed if res.trajectory else 0.0))
         self.status.finish(total, self.canvas.visible_token_count())
         if outcome.request.infill and not res.cancelled:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from .canvas import TokenCanvas
+from .canvas_state import Timeline
 from .canvas_style import Legend
 from .chat_panel import ChatPanel
 from .controls import ControlsPanel
@@ -80,6 +81,7 @@ class WindowBase(QMainWindow):
     _chat_pref: bool  # chat mode as the user last chose it (kept while a model has no template)
     _closing: bool
     _current: GenerationRequest | None  # the run in progress
+    _timeline: Timeline  # the frames of the run in progress (a branch: one more per edit)
 
     # -- widgets (window_layout.build_window) -----------------------------------------------
     prompt: QPlainTextEdit
@@ -140,6 +142,7 @@ class WindowBase(QMainWindow):
                  self.act_replay), has_result)
         self.act_regenerate.setEnabled(has_result and ready)
         self.actions_.score.setEnabled(has_result and ready and self.model is not None and not self.model.remote)
+        self._update_edit_actions()
         self.new_chat_button.setVisible(chat)
         _enable((self.new_chat_button, self.act_new_chat), chat and not running)
         self.stateChanged.emit(state.value)
@@ -154,6 +157,10 @@ class WindowBase(QMainWindow):
 
     def _show_idle_canvas(self) -> None:
         """The masked region the current settings would fill (window.py)."""
+        raise NotImplementedError
+
+    def _update_edit_actions(self) -> None:
+        """Regenerate selection / Continue enabled, or why not (window_branch.py)."""
         raise NotImplementedError
 
     def _label_generate(self) -> None:

@@ -19,6 +19,7 @@ from llada_studio.core.session import MASK_PLACEHOLDER
 from . import APP_NAME
 from .engine_messages import RunOutcome
 from .export import outcome_of, record_of, run_passage, write_json, write_text
+from .run_view import paint_outcome
 from .theme import THEMES, apply_theme
 from .window_base import UiState, WindowBase
 
@@ -139,17 +140,8 @@ class WindowIO(WindowBase):
         """Put a finished run on the canvas without running it (a saved run opened)."""
         self.replay.stop()
         self.outcome = outcome
-        p, res = outcome.request.params, outcome.result
-        self.canvas.reset(p.gen_length, p.block_length, frozenset({outcome.model.eos_id, outcome.model.eot_id}),
-                          p.step_budget)
-        self.canvas.set_message("")
-        texts = outcome.token_texts
-        for e in res.trajectory:
-            self.canvas.absorb(e.step, e.block, e.positions[0], e.tokens[0], e.confidences[0],
-                               tuple(texts[i] if i < len(texts) else "" for i in e.positions[0]))
-        self.canvas.set_final_texts(texts, res.generated_ids[0] if res.generated_ids else ())
-        self.canvas.flush()
-        self.replay.finish(self.canvas.last_step)
+        timeline = paint_outcome(self.canvas, outcome)
+        self.replay.finish(self.canvas.last_step, timeline, len(outcome.result.trajectory))
         self.status.clear_run()
         if not outcome.request.chat:
             self.prompt.setPlainText(outcome.request.prompt)

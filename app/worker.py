@@ -27,6 +27,7 @@ from llada_studio.core.session import Session
 
 from .engine_messages import (
     CanvasStart,
+    ContinueRequest,
     GenerationRequest,
     LoadFailure,
     LoadRequest,
@@ -40,7 +41,7 @@ from .engine_messages import (
     ScoreRequest,
     StepUpdate,
 )
-from .worker_runs import describe_param_error, pinned_start, run_infill
+from .worker_runs import describe_param_error, pinned_start, run_continue, run_infill
 
 if TYPE_CHECKING:
     from llada_studio.core.server.client import RemoteClient
@@ -72,6 +73,7 @@ class EngineWorker(QObject):
     scored = Signal(object)  # ScoreOutcome
     previewed = Signal(object)  # CanvasStart (a preview's key as its run_id)
     canvasStarted = Signal(object)  # CanvasStart: the canvas a run starts from, before its first step
+    edited = Signal(object)  # BranchEdit: a continuation's edit, before its first step
 
     def __init__(self) -> None:
         super().__init__()
@@ -210,6 +212,22 @@ class EngineWorker(QObject):
             return
         self.finished.emit(RunOutcome(request.run_id, request, prompt_ids, result, texts, info))
 
+    @Slot(object)
+    def continue_run(self, creq: ContinueRequest) -> None:
+        request = creq.request
+        session, info = self.session, self.info
+        if session is None or info is None:
+            self.failed.emit(RunFailure(request.run_id, "edit and continue needs a local model (not a server)"))
+            return
+        tokenizer = session.tokenizer
+
+        def on_step(event: StepEvent) -> bool:
+            texts = tuple(tokenizer.token_texts(event.tokens[0])) if event.tokens else ()
+            self.step.emit(StepUpdate(request.run_id, event, texts))
+            return not request.cancel.cancelled
+
+        self._run(request.run_id, lambda: run_continue(session, info, creq, self.edited.emit, on_step))
+
     def _run(self, run_id: int, run: Callable[[], RunOutcome]) -> None:
         """One of worker_runs' runs: its outcome, or a RunFailure saying what went wrong."""
         try:
@@ -255,6 +273,7 @@ class EngineHost(QObject):
     requestGenerate = Signal(object)
     requestScore = Signal(object)
     requestPreview = Signal(object)
+    requestContinue = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -268,6 +287,7 @@ class EngineHost(QObject):
         self.requestGenerate.connect(self.worker.generate)
         self.requestScore.connect(self.worker.score)
         self.requestPreview.connect(self.worker.preview)
+        self.requestContinue.connect(self.worker.continue_run)
         self._current: GenerationRequest | None = None
         self._down = False
         self.engine_thread.start()
@@ -292,6 +312,11 @@ class EngineHost(QObject):
         if not self._down:
             self._current = request
             self.requestGenerate.emit(request)
+
+    def continue_run(self, creq: ContinueRequest) -> None:
+        if not self._down:
+            self._current = creq.request
+            self.requestContinue.emit(creq)
 
     def stop(self) -> None:
         if self._current is not None:

@@ -13,7 +13,7 @@ from llada_studio.core.events import StepCallback
 from llada_studio.core.params import GenerationParams, ParamError
 from llada_studio.core.session import Session
 
-from .engine_messages import CanvasStart, GenerationRequest, ModelInfo, RunOutcome
+from .engine_messages import BranchEdit, CanvasStart, ContinueRequest, GenerationRequest, ModelInfo, RunOutcome
 
 EOS_FREE_BLANKS = True  # as `llada-studio infill`: EOS is never proposed in a blank (--allow-eos off)
 
@@ -64,3 +64,35 @@ def run_infill(session: Session, info: ModelInfo, request: GenerationRequest, st
     # The outcome's prompt is the text before the first blank, so the passage is the filled text.
     done = replace(request, prompt=template.prompt, params=filled.params)
     return RunOutcome(request.run_id, done, tuple(filled.prompt_ids), filled.result, texts, info)
+
+
+def run_continue(session: Session, info: ModelInfo, creq: ContinueRequest, edited: Callable[[BranchEdit], None],
+                 on_step: StepCallback) -> RunOutcome:
+    """The branch: the edits (and the words, as Edit.at of their tokens) applied at step k, the
+    run continued from there (Session.continue_run); its outcome keeps the texts of every token
+    the branch showed (the run file's token table)."""
+    from llada_studio.core.continuation import Edit, resolve_edits
+
+    state, request = creq.state, creq.request
+    edits = list(creq.edits)
+    for pos, word in creq.words:
+        ids = session.word_ids(word)
+        if not ids:
+            raise ValueError(f"{word!r} has no tokens: type a word")
+        if pos + len(ids) > state.params.gen_length:
+            raise ValueError(f"{word!r} ({len(ids)} tokens) at {pos} runs past the answer's end")
+        edits.append(Edit.at(pos, ids))
+    vocab = session.checkpoint.config.embedding_size
+    changes = resolve_edits(edits, state.params.gen_length, vocab, state.mask_id)
+    if changes:
+        shown = [t for t in changes.values() if t != state.mask_id]
+        names = dict(zip(shown, session.tokenizer.token_texts(shown)))
+        edited(BranchEdit(request.run_id, state.step, tuple(changes), tuple(changes.values()),
+                          tuple(names.get(t, "") for t in changes.values())))
+    branch = session.continue_run(state, edits, on_step, request.cancel)
+    final = branch.generated_ids[0] if branch.generated_ids else ()
+    seen = sorted({t for e in branch.trajectory for t in e.tokens[0]} | {t for e in branch.edits for t in e.tokens}
+                  - {state.mask_id})
+    table = dict(zip(seen, session.tokenizer.token_texts(seen)))
+    return RunOutcome(request.run_id, request, state.prompt_ids, branch, tuple(session.tokenizer.token_texts(final)),
+                      info, table)
