@@ -393,7 +393,8 @@ class TokenCanvas(QWidget):
         for i, r in enumerate(rects):
             c = self.cell(i)
             if c.masked:
-                in_active = (i // self.block_length) == active_block
+                # The block being worked on, and the cells an edit re-masked at the frame shown.
+                in_active = (i // self.block_length) == active_block or 0 < c.frame == self.shown_step
                 pm = self._mask_pixmap(int(r.width()), int(r.height()), in_active, colors)
                 p.drawPixmap(int(r.x()), int(r.y()), pm)
                 continue

@@ -1,5 +1,6 @@
 """Save screenshots of the window: idle, mid-generation, finished, finished in the dark theme,
-chat mode, the no-model state and the bad-folder dialog's text.
+chat mode, the no-model state and the bad-folder dialog's text; issue 15's pinned words, filled
+blanks and a regenerated span.
 
     QT_QPA_PLATFORM=offscreen python -m app.screenshots --out screenshots [--model DIR]
 
@@ -12,7 +13,9 @@ import argparse
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,9 +130,69 @@ def main(argv: list[str] | None = None) -> int:
         settle()
         shot(win, "7-chat-dark")
     win.set_theme("light")
+    issue15_shots(win, shot, settle, wait_for)
     win.close()
     tmp.cleanup()
     return 0
+
+
+def issue15_shots(win: Any, shot: Callable[[Any, str], None], settle: Callable[..., None],
+                  wait_for: Callable[..., Any]) -> None:
+    """Pinned words before and during a run, a filled-blanks run, a regenerated span (and the
+    scrubber on its edit frame)."""
+    win.chat_mode.setChecked(False)
+    win.controls.apply_preset("Balanced")
+    win.controls.set_params(dict(gen_length=64, block_length=8, max_steps=64))
+    win.prompt.setPlainText("It was a dark and stormy night, and")
+    win.outcome = None
+    win._forget_run()
+    win.controls.pins.set_text("0:the, 9:sea, 30:morning")
+    settle(400)
+    shot(win, "8-pinned-idle")
+    taken: list[int] = []
+
+    def on_step(update: Any) -> None:
+        if not taken and update.event.step >= 24:
+            taken.append(update.event.step)
+            shot(win, "9-pinned-mid-run")
+
+    win.stepShown.connect(on_step)
+    win.generate()
+    wait_for(win.runFinished)
+    win.stepShown.disconnect(on_step)
+    settle()
+    shot(win, "10-pinned-finished")
+
+    win.controls.pins.set_text("")
+    win.prompt.setPlainText("It was a [MASK*6] morning, and the [MASK*12] by the sea.")
+    fills: list[int] = []
+
+    def on_fill(update: Any) -> None:
+        if not fills and update.event.step >= 8:
+            fills.append(update.event.step)
+            shot(win, "11-infill-mid-run")
+
+    win.stepShown.connect(on_fill)
+    win.generate()
+    wait_for(win.runFinished)
+    win.stepShown.disconnect(on_fill)
+    settle()
+    shot(win, "12-infill-finished")
+
+    win.prompt.setPlainText("The sheriff rode into town just before noon, and")
+    win.generate()
+    wait_for(win.runFinished)
+    win.canvas.select_range(10, 22)
+    settle()
+    shot(win, "13-span-selected")
+    win.regenerate_selection()
+    wait_for(win.runFinished)
+    settle()
+    shot(win, "14-span-regenerated")
+    edit_frame = win.replay.timeline.frame_of_edit(0)
+    win.scrubber.setValue(edit_frame)
+    settle()
+    shot(win, "15-branch-edit-frame")
 
 
 if __name__ == "__main__":
