@@ -71,6 +71,7 @@ class StatusPanel(QObject):
 
     def start_run(self, budget: int, num_blocks: int) -> None:
         self.clear_run()
+        self.bar.clearMessage()  # the last run's "Done: ..." must not read as this run's
         self.progress.setRange(0, budget)
         self.progress.setValue(0)
         self.progress.show()

@@ -496,3 +496,17 @@ def test_score_the_answer(qtbot, make_window, tiny_ckpt, core_session):  # noqa:
     assert got.log_likelihood is not None and abs(got.log_likelihood - want.log_likelihood) < 1e-6 * abs(
         want.log_likelihood) + 1e-9
     qtbot.waitUntil(lambda: win.statusBar().currentMessage().startswith("Score: log-likelihood >="), timeout=5000)
+
+
+def test_a_new_run_does_not_show_the_last_runs_done_message(qtbot, make_window, tiny_ckpt):  # noqa: ANN001
+    """Seen in a screenshot: 'Done: 128 steps in 12.74 s' stayed in the status bar (6 s) while
+    the next run was at step 24."""
+    win = make_window(tiny_ckpt)
+    win.controls.set_params(GenerationParams(max_steps=8, gen_length=8, block_length=8))
+    win.prompt.setPlainText("hello")
+    with qtbot.waitSignal(win.runFinished, timeout=60_000):
+        assert win.generate()
+    assert win.statusBar().currentMessage().startswith("Done:")
+    with qtbot.waitSignal(win.runFinished, timeout=60_000):
+        assert win.generate()
+        assert not win.statusBar().currentMessage().startswith("Done:")
