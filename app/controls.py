@@ -115,6 +115,7 @@ class ControlsPanel(QWidget):
             self.cache.setItemData(self.cache.count() - 1, CACHE_TIPS.get(mode, mode), Qt.ItemDataRole.ToolTipRole)
         self.pins = PinnedWordsField(PINNED_LABEL, s["constraints"].tip)
         self.summary = QLabel()
+        self._summary_note: str | None = None  # set_summary_note
         self.summary.setWordWrap(True)
         describe(self.summary, "Schedule summary", "How the generation is split into blocks and steps.")
 
@@ -306,8 +307,17 @@ class ControlsPanel(QWidget):
         self.seed.setValue(random.randint(0, 99_999))
         self.seed.blockSignals(False)
 
+    def set_summary_note(self, note: str | None) -> None:
+        """Show `note` instead of the schedule summary (a fill-blanks run makes its own schedule);
+        None: the summary of the settings again."""
+        self._summary_note = note
+        self._update_summary()
+
     def _update_summary(self) -> None:
         self._update_enabled()
+        if self._summary_note:
+            self.summary.setText(self._summary_note)
+            return
         p = self.params()
         blocks = f"{plural(p.num_blocks, 'block')} of {plural(p.block_length, 'token')}"
         if p.decoding == "fixed":

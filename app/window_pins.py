@@ -25,6 +25,20 @@ def has_blanks(text: str) -> bool:
     return BLANK.search(text) is not None
 
 
+def fill_summary(text: str) -> str | None:
+    """The schedule a fill-blanks run makes itself (core/infill.py: one block, a step per blank
+    token), for the settings' summary line, which otherwise describes Length / Block / Steps."""
+    from llada_studio.core.infill import parse_infill
+    from llada_studio.core.params import plural
+
+    try:
+        n = parse_infill(text).blank_tokens
+    except ValueError as exc:
+        return f"Fill blanks: {exc}"
+    return (f"Fill blanks: {plural(n, 'blank token')}, one step each, in one block; "
+            "Length, Block length and Steps apply to Generate")
+
+
 class WindowPins(WindowBase):
     _preview_key = 0
 
@@ -77,6 +91,7 @@ class WindowPins(WindowBase):
             text, tip = "Fill blanks", "Fill the [MASK*N] blanks of the prompt; the rest stays as written (Ctrl+Enter)"
         else:
             text, tip = "Generate", "Start generating (Ctrl+Enter)"
+        self.controls.set_summary_note(fill_summary(self.prompt.toPlainText()) if text == "Fill blanks" else None)
         self.generate_button.setText(text)
         self.generate_button.setToolTip(tip)
 

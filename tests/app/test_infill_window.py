@@ -65,3 +65,14 @@ def test_fill_blanks_streams_and_never_changes_the_written_text(qtbot, make_wind
     other.scrubber.setValue(other.scrubber.maximum())
     assert tuple(other.canvas.tokens) == ids
     assert not errors
+
+
+def test_the_summary_line_describes_the_fill_not_the_length_settings(qtbot, make_window, tiny_ckpt) -> None:  # noqa: ANN001
+    """Seen in a screenshot: '8 blocks of 8 tokens, 8 steps each' beside a run of one block of 18 steps."""
+    win = make_window(tiny_ckpt)
+    win.prompt.setPlainText("It was a [MASK*6] morning, and the [MASK*12] by the sea.")
+    assert win.controls.summary.text().startswith("Fill blanks: 18 blank tokens, one step each, in one block")
+    win.prompt.setPlainText("It was a [MASK*6] morning and [MASK*x]")
+    assert win.controls.summary.text().startswith("Fill blanks:")  # the syntax problem, said there
+    win.prompt.setPlainText("It was a fine morning")
+    assert "block" in win.controls.summary.text() and not win.controls.summary.text().startswith("Fill")
