@@ -31,6 +31,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from llada_studio.core.session import MASK_PLACEHOLDER
 
+from .canvas_a11y import spoken_description
 from .canvas_layout import CellKind, CellView, cell_label, layout_cells
 from .canvas_paint import mask_pixmap, paint_cell
 from .canvas_state import CanvasState, Cell, Origin
@@ -227,18 +228,11 @@ class TokenCanvas(QWidget):
         return "".join(parts)
 
     def _describe_for_screen_readers(self) -> None:
-        """The canvas is painted, so it tells assistive technology what it shows in words: how
-        many positions are revealed and masked at which step, and the text itself."""
-        if self.message:
-            self.setAccessibleDescription(self.message)
-            return
-        shown = self.visible_token_count()
-        masked = self.gen_length - shown
-        step = f"step {self.shown_step} of {self.total_steps}, " if self.total_steps else ""
-        self.setAccessibleDescription(
-            f"{step}{shown} of {self.gen_length} tokens revealed, {masked} masked (read as ░). "
-            f"Text: {self.shown_text().strip()}"
-        )
+        """The canvas is painted, so it tells assistive technology what it shows in words."""
+        cells = [self.cell(i) for i in range(self.gen_length)]
+        shown = [c.origin for c in cells if not c.masked]  # the model's, and the user's given ones
+        self.setAccessibleDescription(self.message or spoken_description(
+            len(shown), self.gen_length, self.shown_step, self.total_steps, shown, self.shown_text().strip()))
 
     def selected_range(self) -> tuple[int, int] | None:
         if self._selection is None:

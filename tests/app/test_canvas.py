@@ -52,3 +52,16 @@ def test_screen_readers_get_the_text_and_the_masked_state(qtbot) -> None:  # noq
     d = canvas.accessibleDescription()
     assert "step 1 of 4" in d and "2 of 4 tokens revealed, 2 masked" in d and "Once░ a░" in d
     assert canvas.focusPolicy() == Qt.FocusPolicy.StrongFocus
+
+
+def test_screen_readers_hear_which_positions_the_user_gave(qtbot) -> None:  # noqa: ANN001
+    from llada_studio.app.canvas_state import Origin
+
+    canvas = TokenCanvas()
+    qtbot.addWidget(canvas)
+    canvas.reset(6, 6, total_steps=4)
+    canvas.give([(0, 10, " Once", Origin.PIN), (1, 11, " upon", Origin.PIN), (4, 12, " time", Origin.GIVEN)])
+    canvas.absorb(1, 0, (2,), (13,), (0.9,), (" a",))
+    canvas.flush()
+    d = canvas.accessibleDescription()
+    assert "4 of 6 tokens revealed" in d and "Of them 2 pinned, 1 written by you." in d, d
