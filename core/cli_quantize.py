@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
 from .checkpoint import Checkpoint, load_checkpoint
+from .events import CancelToken
 from .gguf_loader import _LAYER_NAMES, _TOP_NAMES, ARCH, TOKEN_CONTROL, dequantized, permute_rows
 from .kquant import QK_K, quantize_k
 
@@ -75,7 +77,13 @@ def _tokenizer_metadata(writer: Any, ck: Checkpoint) -> None:
         writer.add_chat_template(ck.tokenizer.chat_template)
 
 
-def quantize_checkpoint(src: str | Path, dst: str | Path, qtype: str) -> Path:
+def quantize_checkpoint(
+    src: str | Path, dst: str | Path, qtype: str, on_progress: Callable[[int, int], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> Path:
+    """Write `src` as a GGUF at `dst` in `qtype`. on_progress(tensors done, tensors in all) after
+    each tensor; a cancelled token stops before the next tensor and removes the partial file
+    (QuantizeCancelled)."""
     import gguf
     from gguf.quants import quantize
 
@@ -102,7 +110,14 @@ def quantize_checkpoint(src: str | Path, dst: str | Path, qtype: str) -> Path:
     for n in range(cfg.n_layers):
         for g, part in _LAYER_NAMES.items():
             names[f"model.transformer.blocks.{n}.{part}.weight"] = f"blk.{n}.{g}.weight"
-    for name, view in ck.tensors.items():
+    total = len(ck.tensors)
+    for done, (name, view) in enumerate(ck.tensors.items()):
+        if cancel is not None and cancel.cancelled:
+            w.close()
+            out.unlink(missing_ok=True)
+            raise QuantizeCancelled(f"quantizing {Path(src).name} was cancelled; nothing was kept")
+        if on_progress is not None:
+            on_progress(done, total)
         data = dequantized(view)
         if name.endswith("q_proj.weight"):
             data = permute_rows(data, cfg.n_heads)
@@ -126,7 +141,13 @@ def quantize_checkpoint(src: str | Path, dst: str | Path, qtype: str) -> Path:
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
+    if on_progress is not None:
+        on_progress(total, total)
     return out
+
+
+class QuantizeCancelled(Exception):
+    """quantize_checkpoint stopped by its cancel token (the partial file removed)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

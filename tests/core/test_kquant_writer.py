@@ -143,3 +143,21 @@ def test_engine_logits_against_float64(src: Path, tmp_path: Path, qtype: str) ->
     err = float(np.abs(y - ref).max() / np.abs(ref).max())
     print(f"{qtype}: C++ logits vs float64 on the dequantized weights, max rel err {err:.2e}")
     assert err < 1e-3
+
+
+def test_quantize_reports_progress_and_a_cancel_keeps_nothing(tmp_path) -> None:  # noqa: ANN001
+    """The window's Quantize… runs this on a thread: progress per tensor, Cancel between tensors."""
+    from llada_studio.core.checkpoint_writer import random_checkpoint
+    from llada_studio.core.cli_quantize import QuantizeCancelled, quantize_checkpoint
+    from llada_studio.core.events import CancelToken
+
+    src = random_checkpoint(tmp_path / "m")
+    seen: list[tuple[int, int]] = []
+    quantize_checkpoint(src, tmp_path / "m.gguf", "q8_0", on_progress=lambda a, b: seen.append((a, b)))
+    total = seen[-1][1]
+    assert seen[0] == (0, total) and seen[-1] == (total, total) and len(seen) == total + 1
+    token = CancelToken()
+    with pytest.raises(QuantizeCancelled, match="nothing was kept"):
+        quantize_checkpoint(src, tmp_path / "c.gguf", "q8_0",
+                            on_progress=lambda a, b: token.cancel() if a == 2 else None, cancel=token)
+    assert not (tmp_path / "c.gguf").exists()
