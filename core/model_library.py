@@ -103,13 +103,47 @@ def describe_folder(folder: Path, bundled: bool = False) -> ModelEntry:
     )
 
 
+# GGUF general.file_type (llama.cpp's LLAMA_FTYPE) as the library shows it.
+GGUF_FILE_TYPES = {0: "f32", 1: "f16", 2: "q4_0", 7: "q8_0", 14: "q4_k_s", 15: "q4_k_m", 17: "q5_k_m", 18: "q6_k",
+                   32: "bf16"}
+
+
+def describe_gguf(file: Path) -> ModelEntry:
+    """A library entry for one GGUF file (its metadata only; the weights stay unread)."""
+    name, family, dtype, chat, problem = file.stem, "other", "", False, None
+    try:
+        from gguf import GGUFReader
+
+        fields = GGUFReader(file, "r").fields
+
+        def value(key: str) -> object:
+            field = fields.get(key)
+            return field.contents() if field is not None else None
+
+        arch = value("general.architecture")
+        if arch != "llada":
+            problem = f"a GGUF of architecture {arch!r}, not 'llada'"
+        general = value("general.name")
+        family = family_of(file, {"_name_or_path": general if isinstance(general, str) else ""})
+        ftype = value("general.file_type")
+        dtype = GGUF_FILE_TYPES.get(ftype, f"gguf type {ftype}") if isinstance(ftype, int) else ""
+        chat = isinstance(value("tokenizer.chat_template"), str)
+    except Exception as exc:  # noqa: BLE001 - listed with its problem, never a failed listing
+        problem = f"not a readable GGUF file: {exc}"
+    return ModelEntry(name=name, path=file, family=family, size_bytes=file.stat().st_size, dtype=dtype,
+                      has_chat_template=chat, problem=problem)
+
+
 def list_models(folder: str | Path | None = None) -> list[ModelEntry]:
     """The bundled model, then every sub-folder of the library (by name) holding a config.json
-    or weights."""
+    or weights, and every GGUF file in the library or one of its sub-folders (llama.cpp's, or
+    written by Quantize…)."""
     entries = [describe_folder(bundled_model_dir(), bundled=True)]
     root = Path(folder) if folder is not None else library_dir()
     if root.is_dir():
         for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
             if (sub / "config.json").exists() or any(sub.glob("*.safetensors")):
                 entries.append(describe_folder(sub))
+        ggufs = [*root.glob("*.gguf"), *root.glob("*/*.gguf")]
+        entries += [describe_gguf(f) for f in sorted(ggufs) if f.is_file() and not f.name.startswith(".")]
     return entries
