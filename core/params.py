@@ -14,6 +14,7 @@ are some, and can name the parameter the way the reader knows it: the field (API
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import MISSING, Field, asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -35,6 +36,8 @@ CACHE_MODES: tuple[str, ...] = ("none", "prefix", "dual")
 # count are allowed for the seed API's sake, but not without limit). Seeds are 64-bit in C++.
 MAX_TOKENS = 1 << 20
 MAX_STEPS = 1 << 20
+# The largest float: an int parameter value beyond it cannot be a float (math.isfinite overflows).
+_FLOAT_MAX = int(sys.float_info.max)
 SEED_LIMIT = 1 << 64
 
 
@@ -254,6 +257,8 @@ def _check_declared(s: ParamSpec, value: Any, default: Any) -> None:
             raise ParamTypeError(s.name, f"{{}} must be a whole number, got {value!r}")
     elif isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ParamTypeError(s.name, f"{{}} must be a number, got {value!r}")
+    elif isinstance(value, int) and not -_FLOAT_MAX <= value <= _FLOAT_MAX:  # math.isfinite would overflow
+        raise ParamError(s.name, f"{{}} must be a finite number, got an integer of {len(str(abs(value)))} digits")
     elif not math.isfinite(value):
         raise ParamError(s.name, f"{{}} must be a finite number, got {value}")
     if s.minimum is not None and value < s.minimum:

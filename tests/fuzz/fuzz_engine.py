@@ -292,11 +292,7 @@ class Harness:
 
 # Findings in code this fuzzer's owner may not change, reported to its owner and pinned by a strict
 # xfail in test_fuzz_smoke.py; counted under "known" instead of failing the run. Remove once fixed.
-KNOWN = {
-    # GenerationParams(temperature=10**400): math.isfinite() of an int past float range raises
-    # OverflowError in core/params.py _check_declared instead of a ParamError.
-    "cpp_engine: OverflowError at params.py",
-}
+KNOWN: set[str] = set()  # none now (temperature=10**400's OverflowError was fixed in core/params.py)
 
 
 def allowed(target: str, exc: BaseException) -> bool:

@@ -124,10 +124,8 @@ def test_engine_constructor_refuses_a_negative_head_dim(raw_engine: tuple[Any, A
     assert _engine.Engine(config, tensors, 1, "auto").forward_logits(np.array([[1, 2]])).shape == (1, 2, 64)
 
 
-@pytest.mark.xfail(strict=True, raises=OverflowError,
-                   reason="core/params.py _check_declared: math.isfinite(10**400) raises OverflowError")
 def test_a_float_parameter_past_float_range_is_a_param_error():
-    """Found by fuzz_engine.py (the cpp_engine target; fuzz_engine.KNOWN until fixed)."""
+    """Found by fuzz_engine.py (the cpp_engine target): math.isfinite(10**400) raised OverflowError."""
     from llada_studio.core.params import GenerationParams, ParamError
 
     with pytest.raises(ParamError, match="temperature"):
