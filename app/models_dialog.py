@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -33,6 +34,7 @@ from llada_studio.core.hub_download import (
 from llada_studio.core.model_library import ModelEntry, library_dir, list_models
 
 from .choice_slider import describe
+from .quantize_job import FORMATS, can_quantize, plan_quantize
 
 COLUMNS = ("Name", "Family", "Size", "Dtype", "Chat", "Status")
 
@@ -50,6 +52,8 @@ class ModelsDialog(QDialog):
     modelChosen = Signal(str)  # a model folder to open
     downloadProgress = Signal(object)  # DownloadProgress, from the download thread
     downloadEnded = Signal(str, str)  # (folder or "", problem or "")
+    quantizeProgress = Signal(int, int)  # (tensors done, tensors in all), from the quantize thread
+    quantizeEnded = Signal(str, str)  # (GGUF file or "", problem or "")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -70,6 +74,12 @@ class ModelsDialog(QDialog):
         self.table.cellDoubleClicked.connect(lambda row, _col: self._open_row(row))
         self.open_button = describe(QPushButton("Open"), "Open model", "Load the selected model")
         self.open_button.clicked.connect(lambda: self._open_row(self.table.currentRow()))
+        self.quantize_button = describe(QPushButton("Quantize…"), "Quantize model",
+                                        "Write a smaller GGUF copy of the selected model (Q8_0, Q4_K_M, ...)")
+        self.quantize_button.clicked.connect(self.start_quantize)
+        self.table.currentCellChanged.connect(lambda *_: self._update_quantize_button())
+        self.quantizeProgress.connect(self._on_quantize_progress)
+        self.quantizeEnded.connect(self._on_quantize_ended)
         self.repo = describe(QComboBox(), "Checkpoint to download", "LLaDA-family checkpoints on the model hub")
         for k in KNOWN_CHECKPOINTS:
             self.repo.addItem(f"{k.repo_id} — {k.description}", k.repo_id)
@@ -92,7 +102,11 @@ class ModelsDialog(QDialog):
         lay = QVBoxLayout(self)
         lay.addWidget(self.folder_label)
         lay.addWidget(self.table, 1)
-        lay.addWidget(self.open_button, 0, Qt.AlignmentFlag.AlignRight)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.quantize_button)
+        buttons.addWidget(self.open_button)
+        lay.addLayout(buttons)
         lay.addWidget(QLabel("Download a model:"))
         lay.addLayout(row)
         lay.addWidget(self.progress)
@@ -109,6 +123,13 @@ class ModelsDialog(QDialog):
             for c, text in enumerate(cells):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
+        self._update_quantize_button()
+
+    def _update_quantize_button(self) -> None:
+        row = self.table.currentRow()
+        why = can_quantize(self.entries[row]) if 0 <= row < len(self.entries) else "Select a model first"
+        self.quantize_button.setEnabled(why is None and not self.downloading)
+        self.quantize_button.setToolTip(why or "Write a smaller GGUF copy of the selected model")
 
     def _open_row(self, row: int) -> None:
         if 0 <= row < len(self.entries) and not self.entries[row].problem:
@@ -146,6 +167,68 @@ class ModelsDialog(QDialog):
 
         self._thread = threading.Thread(target=work, name="llada-download", daemon=True)
         self._thread.start()
+
+    # -- quantize ----------------------------------------------------------------------------
+    def start_quantize(self) -> None:
+        """Ask for a format, check the disk, then quantize on a thread (Cancel stops it)."""
+        row = self.table.currentRow()
+        if self.downloading or not 0 <= row < len(self.entries) or can_quantize(self.entries[row]):
+            return
+        entry = self.entries[row]
+        labels = [f"{f.upper()} — {text}" for f, _, text in FORMATS]
+        label, ok = QInputDialog.getItem(self, "Quantize", f"Format of the copy of {entry.name}:", labels, 0, False)
+        if not ok:
+            return
+        try:
+            plan = plan_quantize(entry, FORMATS[labels.index(label)][0])
+        except ValueError as exc:
+            self.status.setText(str(exc))
+            return
+        from llada_studio.core.cli_quantize import QuantizeCancelled, quantize_checkpoint
+
+        self._cancel = CancelToken()
+        cancel = self._cancel
+        self.progress.setValue(0)
+        self.progress.show()
+        size = human_size(plan.estimated_bytes)
+        self.status.setText(f"Quantizing {entry.name} to {plan.qtype.upper()} (about {size})…")
+        self.download_button.setEnabled(False)
+        self.quantize_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+
+        def work() -> None:
+            try:
+                out = quantize_checkpoint(plan.source, plan.target, plan.qtype,
+                                          on_progress=self.quantizeProgress.emit, cancel=cancel)
+            except QuantizeCancelled:
+                self.quantizeEnded.emit("", "Cancelled; no file was kept.")
+            except Exception as exc:  # noqa: BLE001 - a message in the dialog, never a dead thread
+                plan.target.unlink(missing_ok=True)
+                self.quantizeEnded.emit("", f"Quantizing failed: {type(exc).__name__}: {exc}")
+            else:
+                self.quantizeEnded.emit(str(out), "")
+
+        self._thread = threading.Thread(target=work, name="llada-quantize", daemon=True)
+        self._thread.start()
+
+    @Slot(int, int)
+    def _on_quantize_progress(self, done: int, total: int) -> None:
+        self.progress.setValue(int(1000 * done / max(1, total)))
+        self.status.setText(f"Quantizing: tensor {done} of {total}")
+
+    @Slot(str, str)
+    def _on_quantize_ended(self, file: str, problem: str) -> None:
+        self.progress.hide()
+        self.download_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self._thread = None
+        if problem:
+            self.status.setText(problem)
+            self._update_quantize_button()
+            return
+        self.refresh()
+        size = human_size(Path(file).stat().st_size)
+        self.status.setText(f"Wrote {file} ({size}). Double-click it above to open it.")
 
     def cancel_download(self) -> None:
         if self._cancel is not None:

@@ -81,3 +81,38 @@ def test_the_window_opens_a_model_chosen_in_the_library(qtbot, make_window, monk
     with qtbot.waitSignal(win.modelLoaded, timeout=60_000) as blocker:
         d._open_row(row)
     assert blocker.args[0].path == str(lib / "my-model")
+
+
+def test_quantize_writes_a_gguf_copy_into_the_library(qtbot, monkeypatch, tmp_path, tiny_ckpt) -> None:  # noqa: ANN001
+    import pytest
+
+    pytest.importorskip("gguf")
+    import llada_studio.app.models_dialog as md
+
+    lib = _library(monkeypatch, tmp_path, tiny_ckpt)
+    d = md.ModelsDialog()
+    qtbot.addWidget(d)
+    names = [d.table.item(r, 0).text() for r in range(d.table.rowCount())]
+    d.table.selectRow(names.index("my-model"))
+    assert d.quantize_button.isEnabled()
+    asked = []
+
+    def choose(parent, title, label, items, *a, **k):  # noqa: ANN001, ANN002, ANN003, ANN202
+        asked.append(items)
+        return next(i for i in items if i.startswith("Q8_0")), True
+
+    monkeypatch.setattr(md.QInputDialog, "getItem", staticmethod(choose))
+    steps = []
+    d.quantizeProgress.connect(lambda done, total: steps.append((done, total)))
+    with qtbot.waitSignal(d.quantizeEnded, timeout=60_000) as blocker:
+        d.start_quantize()
+    assert blocker.args[1] == "", blocker.args[1]
+    assert (lib / "my-model-Q8_0.gguf").is_file() and steps[-1][0] == steps[-1][1]
+    assert any(i.startswith("Q4_K_M") for i in asked[0])
+    row = [d.table.item(r, 0).text() for r in range(d.table.rowCount())].index("my-model-Q8_0")
+    assert d.table.item(row, 3).text() == "q8_0" and "Wrote" in d.status.text()
+    d.table.selectRow(row)  # a GGUF is not quantized again
+    assert not d.quantize_button.isEnabled() and "already quantized" in d.quantize_button.toolTip()
+    d.table.selectRow(names.index("my-model"))  # the same format again: refused, nothing lost
+    d.start_quantize()
+    assert "exists already" in d.status.text()
