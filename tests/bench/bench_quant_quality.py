@@ -7,6 +7,9 @@ left-padded batch:
 - logits of one canvas against a float64 forward on the format's dequantized weights (relative
   error: max |diff| / max |ref|, the kernels' own error, the weights' rounding excluded);
 - T=0 tokens against bf16's (share of identical generated tokens; gen 128, steps 128, block 8);
+  with `--reference FMT`, also the C++ engine's T=0 tokens for FMT against the PyTorch reference
+  on the same file (it dequantizes the weights): the kernels' own share, the weights' rounding
+  excluded;
 - the model card's sampling figures at its settings (gen 128, steps 128, block 8, temperature 1.0,
   low_confidence, seed 0): share of words in /usr/share/dict/words (pooled / lowest sample) and
   distinct word 3-gram ratio (mean / lowest sample), with evaluate.py's functions. The model card
@@ -69,6 +72,7 @@ def main() -> None:
     ap.add_argument("--formats", default=",".join(FORMATS))
     ap.add_argument("--wordlist", type=Path, default=Path("/usr/share/dict/words"))
     ap.add_argument("--folder", default="")
+    ap.add_argument("--reference", default="", help="formats whose T=0 tokens are also compared with the torch engine")
     args = ap.parse_args()
     formats = args.formats.split(",")
     folder = Path(args.folder or tempfile.mkdtemp(prefix="quant_quality_"))
@@ -107,6 +111,12 @@ def main() -> None:
         if fmt != "bf16" and "bf16" in t0_ids:
             a, b = t0_ids["bf16"], t0_ids[fmt]
             results[fmt]["t0_identical"] = float(np.mean([x == y for ra, rb in zip(a, b) for x, y in zip(ra, rb)]))
+        if fmt in args.reference.split(","):
+            ref = Session.open(paths[fmt], engine="torch", threads=args.threads).generate(prompts, greedy)
+            a, b = t0_ids[fmt], ref.generated_ids
+            results[fmt]["t0_identical_to_torch"] = float(
+                np.mean([x == y for ra, rb in zip(a, b) for x, y in zip(ra, rb)])
+            )
         print(f"{fmt}: {json.dumps(results[fmt])}", flush=True)
 
     print(
