@@ -158,6 +158,7 @@ def test_quantize_reports_progress_and_a_cancel_keeps_nothing(tmp_path) -> None:
     assert seen[0] == (0, total) and seen[-1] == (total, total) and len(seen) == total + 1
     token = CancelToken()
     with pytest.raises(QuantizeCancelled, match="nothing was kept"):
-        quantize_checkpoint(src, tmp_path / "c.gguf", "q8_0",
-                            on_progress=lambda a, b: token.cancel() if a == 2 else None, cancel=token)
+        quantize_checkpoint(
+            src, tmp_path / "c.gguf", "q8_0", on_progress=lambda a, b: token.cancel() if a == 2 else None, cancel=token
+        )
     assert not (tmp_path / "c.gguf").exists()
