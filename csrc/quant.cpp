@@ -331,6 +331,56 @@ __attribute__((target(LLADA_T2))) void unpack_avx2(DType dt, const uint8_t* row,
 #undef hi128
 }
 
+// AVX-512BW: one vpmovsxbw / vpmovzxbw to 32 int16 values per block of 32 (the AVX2 form takes two
+// of each, with two stores). Q6_K goes through the AVX2 form.
+__attribute__((target(LLADA_T512))) void unpack_avx512(DType dt, const uint8_t* row, int64_t k0, int64_t kc,
+                                                     int16_t* q, float* s, float* mn) {
+  const int64_t nb = kc / 32;
+  switch (dt) {
+    case DType::Q8_0:
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* p = row + (k0 / 32 + b) * 34;
+        s[b] = f16c_at(p);
+        _mm512_storeu_si512(q + 32 * b,
+                            _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2))));
+      }
+      break;
+    case DType::Q4_0: {
+      const __m128i m4 = _mm_set1_epi8(0x0F);
+      const __m256i e8 = _mm256_set1_epi8(8);
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* p = row + (k0 / 32 + b) * 18;
+        s[b] = f16c_at(p);
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2));
+        const __m256i lh = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(v, m4)),
+                                                   _mm_and_si128(_mm_srli_epi16(v, 4), m4), 1);
+        _mm512_storeu_si512(q + 32 * b, _mm512_cvtepi8_epi16(_mm256_sub_epi8(lh, e8)));
+      }
+      break;
+    }
+    case DType::Q4_K: {
+      const __m256i M4 = _mm256_set1_epi8(0x0F);
+      for (int64_t sb = 0; sb < kc / 256; ++sb) {
+        const uint8_t* p = row + (k0 / 256 + sb) * 144;
+        const float d = f16c_at(p), dmin = f16c_at(p + 2);
+        for (int j = 0; j < 4; ++j) {
+          int sc1, m1, sc2, m2;
+          scale_min_k4(2 * j, p + 4, sc1, m1);
+          scale_min_k4(2 * j + 1, p + 4, sc2, m2);
+          const int64_t base = 256 * sb + 64 * j;
+          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 16 + 32 * j));
+          _mm512_storeu_si512(q + base, _mm512_cvtepu8_epi16(_mm256_and_si256(v, M4)));
+          _mm512_storeu_si512(q + base + 32, _mm512_cvtepu8_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), M4)));
+          s[base / 32] = d * float(sc1), mn[base / 32] = dmin * float(m1);
+          s[base / 32 + 1] = d * float(sc2), mn[base / 32 + 1] = dmin * float(m2);
+        }
+      }
+      break;
+    }
+    default: unpack_avx2(dt, row, k0, kc, q, s, mn);
+  }
+}
+
 inline int32_t pair_at(const int16_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
@@ -462,7 +512,7 @@ Isa best_isa() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
       __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("f16c"))
-    return {"avx512vnni", unpack_avx2, group_vnni, 16, true};
+    return {"avx512vnni", unpack_avx512, group_vnni, 16, true};
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
     return {"avx2", unpack_avx2, group_avx2, 8, false};
 #endif
@@ -602,12 +652,31 @@ void quant_tile(const QuantizedRows& xq, int64_t m0, int64_t m1, int64_t n0, int
       group(G, J, xq.xp + (g * (K / 2) + k0 / 2) * G, xq.dx + (g * nb + k0 / 32) * L, xq.xs + (g * nb + k0 / 32) * L,
             kc / 32, w, has_min, T.data() + c0 * ldt + (g - g0) * G, ldt);
   };
+  // The next tile's weight bytes are asked for (into L2) before this tile is unpacked, so they
+  // arrive while this one is multiplied: with 16 cores reading, the unpack otherwise waits on DRAM
+  // with no arithmetic to overlap.
+  const QuantFormat qf = quant_format(wdt);
+  auto prefetch = [&](int64_t k0, int64_t c0) {
+    const int64_t off = k0 / qf.block * qf.bytes, len = std::min<int64_t>(kKC, K - k0) / qf.block * qf.bytes;
+    for (int c = 0; c < kNC && n0 + c0 + c < n1; ++c) {
+      const uint8_t* p = Wb + (n0 + c0 + c) * rb + off;
+      for (int64_t i = 0; i < len; i += 64) __builtin_prefetch(p + i, 0, 2);
+    }
+  };
   if (ldt > 64) {  // many rows: a chunk of X (ldt x 1024 x 2 bytes) stays in L2 across the panel's tiles
     for (int64_t k0 = 0; k0 < K; k0 += kKC)
-      for (int64_t c0 = 0; c0 < ncp; c0 += kNC) tile(k0, c0);
+      for (int64_t c0 = 0; c0 < ncp; c0 += kNC) {
+        if (c0 + kNC < ncp) prefetch(k0, c0 + kNC);
+        else if (k0 + kKC < K) prefetch(k0 + kKC, 0);
+        tile(k0, c0);
+      }
   } else {  // few rows: each weight row read start to end, chunk after chunk
     for (int64_t c0 = 0; c0 < ncp; c0 += kNC)
-      for (int64_t k0 = 0; k0 < K; k0 += kKC) tile(k0, c0);
+      for (int64_t k0 = 0; k0 < K; k0 += kKC) {
+        if (k0 + kKC < K) prefetch(k0 + kKC, c0);
+        else if (c0 + kNC < ncp) prefetch(0, c0 + kNC);
+        tile(k0, c0);
+      }
   }
   const int64_t r0 = g0 * G;
   for (int64_t m = m0; m < m1; ++m) {

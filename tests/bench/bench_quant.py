@@ -156,13 +156,21 @@ def file_bytes(path: Path) -> int:
 
 
 def bench(
-    name: str, layers: int, folder: Path, formats: tuple[str, ...], threads: int, rounds: int, steps: int
+    name: str,
+    layers: int,
+    folder: Path,
+    formats: tuple[str, ...],
+    threads: int,
+    rounds: int,
+    steps: int,
+    memory: bool = True,
+    extrapolate: bool = True,
 ) -> None:
     full_layers = SHAPES[name]["n_layers"]
     paths = prepare(name, layers, folder, formats)
     print(f"\n## {name} shape, {layers} of {full_layers} layers, {threads} threads, quant ISA {_engine.quant_isa()}")
     mem = {}
-    for fmt in formats:  # one child at a time, before the timing (nothing else running)
+    for fmt in formats if memory else ():  # one child at a time, before the timing (nothing else running)
         mem[fmt] = peak_memory(paths[fmt], threads)
         print(
             f"memory {fmt}: peak {mem[fmt]['peak'] / 2**30:.2f} GiB, file {file_bytes(paths[fmt]) / 2**30:.2f} GiB",
@@ -212,14 +220,14 @@ def bench(
             print(f"| {label} | {fmt} | {t[fmt] * 1e3:.1f} | {ratios(t, fmt)} |")
     print(f"\n| {name} (L{layers}) | format | file GiB | peak GiB (VmHWM) | after load GiB | vs bf16 |")
     print("|---|---|---|---|---|---|")
-    for fmt in formats:
+    for fmt in formats if memory else ():
         m = mem[fmt]
         share = f"{m['peak'] / mem['bf16']['peak']:.2f}" if "bf16" in mem else "-"
         print(
             f"| {name} | {fmt} | {file_bytes(paths[fmt]) / 2**30:.2f} | {m['peak'] / 2**30:.2f} "
             f"| {m['loaded'] / 2**30:.2f} | {share} |"
         )
-    if layers != full_layers:
+    if layers != full_layers and extrapolate:
         scale = full_layers / layers
         print(f"\nextrapolated to {full_layers} layers: head + (step - head) x {scale:g}; head = LM head matmul alone")
         print("| format | head 32 rows ms | cached 32 ms | cached 8 ms | dual avg ms | full 256 ms | c32 vs bf16 |")
@@ -257,6 +265,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="engine threads (default: the CPUs this process may use)")
     ap.add_argument("--rounds", type=int, default=3, help="timed rounds after one warm-up round")
     ap.add_argument("--steps", type=int, default=5, help="sampler steps per block (1 full pass + steps-1 cached)")
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory children (timing only)")
+    ap.add_argument("--no-extrapolate", action="store_true", help="with --layers: skip the LM-head timing")
     ap.add_argument("--folder", default=str(ROOT / "work_data" / "bench" / "quant"))
     args = ap.parse_args()
     threads = args.threads or default_threads()
@@ -269,7 +279,18 @@ def main() -> None:
         f"cpus {os.cpu_count()}, threads {threads}, quant ISA {_engine.quant_isa()}, rusage {resource.RUSAGE_SELF}"
     )
     for name in args.models.split(","):
-        bench(name, layers.get(name, SHAPES[name]["n_layers"]), folder, formats, threads, args.rounds, args.steps)
+        n_layers = layers.get(name, SHAPES[name]["n_layers"])
+        bench(
+            name,
+            n_layers,
+            folder,
+            formats,
+            threads,
+            args.rounds,
+            args.steps,
+            not args.no_memory,
+            not args.no_extrapolate,
+        )
 
 
 if __name__ == "__main__":

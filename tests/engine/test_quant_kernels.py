@@ -103,3 +103,24 @@ def test_q6_k_extremes_fit_int32(isa: str) -> None:
     ref = x.astype(np.float64) @ dequantize(w, Q.Q6_K).astype(np.float64).T
     y = _engine.matmul(x, w, "q6_k", "own", 1)
     assert rel_err(y, ref) < BOUND
+
+
+@pytest.mark.parametrize("name", ["q8_0", "q4_0", "q4_k"])
+def test_extreme_values_many_tiles(name: str, isa: str) -> None:
+    """The AVX-512 unpack (one vpmovsxbw / vpmovzxbw per block) at the values' ends: Q8_0's -128 and
+    127, every nibble 0 and 15; 37 weight rows over 3 chunks of 1024 columns, so the next tile's
+    bytes are prefetched across chunks, tiles of 8 rows and the short last tile, on 8 and 40 rows
+    (each loop order of quant_tile)."""
+    qt = FORMATS[name]
+    K = 256 * 11  # 2816: two whole chunks and a partial one
+    w = random_blocks(name, 37, K, seed=3)
+    block, size = gguf.GGML_QUANT_SIZES[qt]
+    blocks = w.reshape(37, K // block, size)
+    first = {"q8_0": 2, "q4_0": 2, "q4_k": 16}[name]  # where the values start in a block
+    blocks[0::3, :, first:] = 0x80 if name == "q8_0" else 0x00  # -128 / nibbles 0
+    blocks[1::3, :, first:] = 0x7F if name == "q8_0" else 0xFF  # 127 / nibbles 15
+    for rows in (8, 40):
+        x = np.random.default_rng(rows).standard_normal((rows, K)).astype(np.float32)
+        ref = x.astype(np.float64) @ dequantize(w, qt).astype(np.float64).T
+        y = _engine.matmul(x, w, name, "own", 3)
+        assert rel_err(y, ref) < BOUND
