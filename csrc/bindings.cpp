@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "bf16dot.h"
 #include "blas.h"
 #include "generate.h"
 #include "quant.h"
@@ -354,6 +355,8 @@ PYBIND11_MODULE(_engine, m) {
   m.def("dequantize", &dequantize_array, py::arg("w"), py::arg("dtype"));
   m.def("quant_isa", &quant_isa, "instruction set of the quantized kernels: avx512vnni, avx2 or scalar");
   m.def("set_quant_isa", &set_quant_isa, py::arg("name"), "use a narrower one (tests); False if unavailable");
+  m.def("bf16_isa", &bf16_isa, "bf16 products of <= 64 rows: amx, avx512 or f32 (weights converted)");
+  m.def("set_bf16_isa", &set_bf16_isa, py::arg("name"), "pick amx, avx512 or f32 (tests); False if unavailable");
   m.def("matmul", &matmul, py::arg("x"), py::arg("w"), py::arg("dtype"), py::arg("kernel") = "auto",
         py::arg("threads") = 1);
 #ifdef LLADA_AVX2

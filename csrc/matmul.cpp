@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "bf16dot.h"
 #include "blas.h"
 #include "quant.h"
 
@@ -127,11 +128,24 @@ void matmul_wt(ThreadPool& pool, Kernel kernel, int64_t M, int64_t N, int64_t K,
 void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, const float* X, int64_t ldx,
                      const MatmulOut* outs, int n_outs, bool accumulate) {
   if (M <= 0 || n_outs <= 0) return;
+  // bf16 weights, few rows, a CPU with AMX-BF16 (or AVX-512): bf16dot.h, the weights read as
+  // stored, the activations packed once per call. Auto only for products of >= 1M weights with
+  // K >= 1024 (small models: the packing and the extra pool loop cost more than they save); Own
+  // always. 8B shape, 32 rows: the cached step 3.3x faster (tests/bench/RESULTS_cpu8b.md).
+  bool bf16_dot = false;
+  if ((kernel == Kernel::Auto || kernel == Kernel::Own) && M <= kBf16DotRowsMax && bf16_dot_enabled()) {
+    int64_t weights = 0;
+    for (int o = 0; o < n_outs; ++o) {
+      bf16_dot = bf16_dot || outs[o].wdt == DType::BF16;
+      weights += outs[o].N * K;
+    }
+    if (kernel == Kernel::Auto && (K < 1024 || weights < (int64_t(1) << 20))) bf16_dot = false;
+  }
   // A few rows against 16-bit weights is bound by reading the weights, not by arithmetic. Our
   // kernels convert in registers and read each weight once; the BLAS path converts a panel to
   // f32 and sgemm then packs it again. 600M bf16, B 1 (tests/bench/RESULTS_engine.md): 8 rows
   // 107 ms (own) vs 192 ms (BLAS), 32 rows 390 vs 298 ms: Auto takes ours up to 16 rows.
-  if (kernel == Kernel::Auto && outs[0].wdt != DType::F32 && M <= kOwnRowsMax16Bit) kernel = Kernel::Own;
+  if (kernel == Kernel::Auto && outs[0].wdt != DType::F32 && (M <= kOwnRowsMax16Bit || bf16_dot)) kernel = Kernel::Own;
   kernel = resolve_kernel(kernel);
   const int threads = pool.size();
   int64_t N_total = 0;
@@ -146,6 +160,15 @@ void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, cons
     if (!is_quant(outs[o].wdt)) continue;
     if (K % quant_format(outs[o].wdt).block) throw std::invalid_argument("quantized weights: K is not a block multiple");
     xq = &quantize_rows(pool, M, K, X, ldx);
+  }
+  const void* xb = nullptr;
+  if (bf16_dot) {  // X packed in parallel; the caller's thread-local buffer, read by every task
+    thread_local std::vector<uint64_t> xbuf;
+    xbuf.resize((bf16_dot_bytes(M, K) + 7) / 8);
+    void* p = xbuf.data();
+    const int64_t parts = bf16_dot_pack_parts(M, K, pool.size());
+    pool.run(parts, [&](int64_t t, int) { bf16_dot_pack(t, parts, M, K, X, ldx, p); });
+    xb = p;
   }
   int64_t nb;
   if (kernel == Kernel::Blas && wdt != DType::F32 && !is_quant(wdt)) {
@@ -167,7 +190,8 @@ void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, cons
   }
   const int64_t n_panels = int64_t(panels.size());
   int64_t m_blocks = 1;
-  if (n_panels < 2 * threads) m_blocks = std::min<int64_t>((2 * threads + n_panels - 1) / n_panels, std::max<int64_t>(1, M / 32));
+  if (n_panels < 2 * threads && !(bf16_dot && bf16_dot_whole_rows()))
+    m_blocks = std::min<int64_t>((2 * threads + n_panels - 1) / n_panels, std::max<int64_t>(1, M / 32));
   int64_t mb = (M + m_blocks - 1) / m_blocks;
   if (xq != nullptr) mb = (mb + 15) / 16 * 16;  // whole row groups of the quantized kernels (8 or 16 rows)
   const Panel* pl = panels.data();
@@ -180,6 +204,10 @@ void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, cons
     if (m0 >= m1) return;
     if (is_quant(out.wdt)) {
       quant_tile(*xq, m0, m1, n0, n1, K, out.W, out.wdt, out.Y, out.ldy, accumulate);
+      return;
+    }
+    if (xb != nullptr && out.wdt == DType::BF16) {
+      bf16_dot_tile(xb, M, m0, m1, n0, n1, K, static_cast<const uint16_t*>(out.W), out.ldw, out.Y, out.ldy, accumulate);
       return;
     }
     const int64_t es = dtype_size(out.wdt);
