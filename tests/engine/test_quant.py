@@ -16,12 +16,13 @@ FORMATS = {"q8_0": Q.Q8_0, "q4_0": Q.Q4_0, "q4_k": Q.Q4_K, "q6_k": Q.Q6_K}
 ISAS = ("scalar", "avx2", "avx512vnni")
 
 
-def random_blocks(name: str, rows: int, cols: int, seed: int = 0) -> np.ndarray:
-    """Rows of random blocks: gguf's quantizer where it has one (Q8_0, Q4_0), else random bytes
-    with small finite f16 scales (every bit pattern of the values and sub-block scales occurs)."""
+def random_blocks(name: str, rows: int, cols: int, seed: int = 0, quantizer: bool = True) -> np.ndarray:
+    """Rows of random blocks: gguf's quantizer where it has one (Q8_0, Q4_0) unless `quantizer` is
+    False, else random bytes with small finite f16 scales (every bit pattern of the values and
+    sub-block scales occurs)."""
     qt = FORMATS[name]
     rng = np.random.default_rng(seed)
-    if qt in (Q.Q8_0, Q.Q4_0):
+    if quantizer and qt in (Q.Q8_0, Q.Q4_0):
         return quantize(rng.standard_normal((rows, cols)).astype(np.float32), qt)
     block, size = gguf.GGML_QUANT_SIZES[qt]
     raw = rng.integers(0, 256, size=(rows, cols // block, size), dtype=np.uint8)
@@ -30,8 +31,10 @@ def random_blocks(name: str, rows: int, cols: int, seed: int = 0) -> np.ndarray:
     if qt == Q.Q4_K:  # d, dmin first
         raw[:, :, 0:2] = scales
         raw[:, :, 2:4] = scales[:, ::-1]
-    else:  # Q6_K: d last
+    elif qt == Q.Q6_K:  # d last
         raw[:, :, 208:210] = scales
+    else:  # Q8_0, Q4_0: d first
+        raw[:, :, 0:2] = scales
     return raw.reshape(rows, -1)
 
 

@@ -14,26 +14,13 @@ gguf = pytest.importorskip("gguf")
 from gguf import GGMLQuantizationType as Q  # noqa: E402
 from gguf.quants import dequantize  # noqa: E402
 
-FORMATS = {"q8_0": Q.Q8_0, "q4_0": Q.Q4_0, "q4_k": Q.Q4_K, "q6_k": Q.Q6_K}
+from .test_quant import FORMATS  # noqa: E402
+from .test_quant import random_blocks as _random_blocks  # noqa: E402
 
 
 def random_blocks(name: str, rows: int, cols: int, seed: int = 0) -> np.ndarray:
-    """Rows of random blocks: every bit pattern of the values and sub-block scales, small finite
-    f16 scales (test_quant.py's, for every format)."""
-    qt = FORMATS[name]
-    rng = np.random.default_rng(seed)
-    block, size = gguf.GGML_QUANT_SIZES[qt]
-    raw = rng.integers(0, 256, size=(rows, cols // block, size), dtype=np.uint8)
-    scales = (rng.standard_normal((rows, cols // block)) * 0.01).astype(np.float16).view(np.uint8)
-    scales = scales.reshape(rows, cols // block, 2)
-    if qt == Q.Q4_K:  # d, dmin first
-        raw[:, :, 0:2] = scales
-        raw[:, :, 2:4] = scales[:, ::-1]
-    elif qt == Q.Q6_K:  # d last
-        raw[:, :, 208:210] = scales
-    else:  # Q8_0, Q4_0: d first
-        raw[:, :, 0:2] = scales
-    return raw.reshape(rows, -1)
+    """test_quant.py's random blocks, random bytes for every format (no gguf quantizer)."""
+    return _random_blocks(name, rows, cols, seed, quantizer=False)
 
 
 ISAS = ("scalar", "avx2", "avx512vnni")
