@@ -15,7 +15,10 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .engine_messages import StepUpdate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +32,6 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from .engine_messages import StepUpdate
     from .launcher import _app
     from .window import MainWindow
 
@@ -90,20 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     shot(win, "1-idle")
 
     # Mid-generation: grab the live window when half the steps are in.
-    taken: list[int] = []
-    half = win.controls.params().max_steps // 2
-
-    def on_step(update: StepUpdate) -> None:
-        if not taken and update.event.step >= half:
-            taken.append(update.event.step)
-            shot(win, "2-mid-generation")
-
-    win.stepShown.connect(on_step)
-    win.generate()
-    wait_for(win.runFinished)
-    win.stepShown.disconnect(on_step)
-    settle()
-    shot(win, "3-finished")
+    run_with_shots(win, shot, settle, wait_for, win.controls.params().max_steps // 2, "2-mid-generation", "3-finished")
 
     win.scrubber.setValue(win.scrubber.maximum() // 3)
     settle()
@@ -136,6 +125,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run_with_shots(win: Any, shot: Callable[[Any, str], None], settle: Callable[..., None],
+                   wait_for: Callable[..., Any], at_step: int, mid_name: str, end_name: str) -> None:
+    """Generate; grab the live window once `at_step` steps are in, and again when it finishes."""
+    taken: list[int] = []
+
+    def on_step(update: StepUpdate) -> None:
+        if not taken and update.event.step >= at_step:
+            taken.append(update.event.step)
+            shot(win, mid_name)
+
+    win.stepShown.connect(on_step)
+    win.generate()
+    wait_for(win.runFinished)
+    win.stepShown.disconnect(on_step)
+    settle()
+    shot(win, end_name)
+
+
 def issue15_shots(win: Any, shot: Callable[[Any, str], None], settle: Callable[..., None],
                   wait_for: Callable[..., Any]) -> None:
     """Pinned words before and during a run, a filled-blanks run, a regenerated span (and the
@@ -149,35 +156,11 @@ def issue15_shots(win: Any, shot: Callable[[Any, str], None], settle: Callable[.
     win.controls.pins.set_text("0:the, 9:sea, 30:morning")
     settle(400)
     shot(win, "8-pinned-idle")
-    taken: list[int] = []
-
-    def on_step(update: Any) -> None:
-        if not taken and update.event.step >= 24:
-            taken.append(update.event.step)
-            shot(win, "9-pinned-mid-run")
-
-    win.stepShown.connect(on_step)
-    win.generate()
-    wait_for(win.runFinished)
-    win.stepShown.disconnect(on_step)
-    settle()
-    shot(win, "10-pinned-finished")
+    run_with_shots(win, shot, settle, wait_for, 24, "9-pinned-mid-run", "10-pinned-finished")
 
     win.controls.pins.set_text("")
     win.prompt.setPlainText("It was a [MASK*6] morning, and the [MASK*12] by the sea.")
-    fills: list[int] = []
-
-    def on_fill(update: Any) -> None:
-        if not fills and update.event.step >= 8:
-            fills.append(update.event.step)
-            shot(win, "11-infill-mid-run")
-
-    win.stepShown.connect(on_fill)
-    win.generate()
-    wait_for(win.runFinished)
-    win.stepShown.disconnect(on_fill)
-    settle()
-    shot(win, "12-infill-finished")
+    run_with_shots(win, shot, settle, wait_for, 8, "11-infill-mid-run", "12-infill-finished")
 
     win.prompt.setPlainText("The sheriff rode into town just before noon, and")
     win.generate()
