@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <exception>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -305,6 +306,19 @@ class EngineHandle {
   std::mutex mu_;
 };
 
+// One pool per thread count, kept for the process: a pool started per call cost the small
+// products of the kernel benchmarks up to a third of their time (RESULTS_quant.md). A pool runs
+// one loop at a time, so concurrent callers queue on it.
+ThreadPool& pool_of(int threads) {
+  if (threads < 1 || threads > 1024) throw std::invalid_argument("threads must be 1..1024");
+  static std::mutex mu;
+  static std::map<int, std::unique_ptr<ThreadPool>> pools;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& p = pools[threads];
+  if (!p) p = std::make_unique<ThreadPool>(threads);
+  return *p;
+}
+
 // Y = X W^T for tests and benchmarks of the kernels alone.
 py::array_t<float> matmul(const py::array_t<float, py::array::c_style | py::array::forcecast>& x,
                           const py::array& w, const std::string& dtype, const std::string& kernel, int threads) {
@@ -317,8 +331,7 @@ py::array_t<float> matmul(const py::array_t<float, py::array::c_style | py::arra
   const float* xp = x.data();
   {
     py::gil_scoped_release nogil;
-    ThreadPool pool(threads);
-    matmul_wt(pool, parse_kernel(kernel), M, N, K, xp, K, v.data, v.dtype, K, yp, N, false);
+    matmul_wt(pool_of(threads), parse_kernel(kernel), M, N, K, xp, K, v.data, v.dtype, K, yp, N, false);
   }
   return y;
 }
@@ -353,7 +366,7 @@ PYBIND11_MODULE(_engine, m) {
         "dlopen an OpenBLAS library; returns '' on success, else the reason");
   m.def("blas_available", &blas::available);
   m.def("dequantize", &dequantize_array, py::arg("w"), py::arg("dtype"));
-  m.def("quant_isa", &quant_isa, "instruction set of the quantized kernels: avx512vnni, avx2 or scalar");
+  m.def("quant_isa", &quant_isa, "instruction set of the quantized kernels: amx (Q8_0, Q4_0, Q4_K on AMX-INT8 tiles, Q6_K on avx512vnni), avx512vnni, avx2 or scalar");
   m.def("set_quant_isa", &set_quant_isa, py::arg("name"), "use a narrower one (tests); False if unavailable");
   m.def("bf16_isa", &bf16_isa, "bf16 products of <= 64 rows: amx, avx512 or f32 (weights converted)");
   m.def("set_bf16_isa", &set_bf16_isa, py::arg("name"), "pick amx, avx512 or f32 (tests); False if unavailable");

@@ -7,6 +7,7 @@
 #include "bf16dot.h"
 #include "blas.h"
 #include "quant.h"
+#include "quant_amx.h"
 
 namespace llada {
 
@@ -154,12 +155,21 @@ void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, cons
   // Tasks: panels of W rows (so each weight byte is read once per call) and, when there are too
   // few panels to keep every thread busy, blocks of X rows. One panel width for all outputs.
   const DType wdt = outs[0].wdt;
-  // Quantized weights: X quantized once per call (per block of 32), shared by every task.
+  // Quantized weights: X quantized once per call (per block of 32), shared by every task: as int8
+  // tiles for the AMX formats (quant_amx.h), as int16 pairs for the others (quant.h); a fused
+  // product of mixed formats (Q4_K_M's Q4_K and Q6_K) gets both.
   const QuantizedRows* xq = nullptr;
-  for (int o = 0; o < n_outs && xq == nullptr; ++o) {
-    if (!is_quant(outs[o].wdt)) continue;
-    if (K % quant_format(outs[o].wdt).block) throw std::invalid_argument("quantized weights: K is not a block multiple");
-    xq = &quantize_rows(pool, M, K, X, ldx);
+  const AmxRows* xa = nullptr;
+  const bool amx = quant_amx_on();
+  for (int o = 0; o < n_outs; ++o) {
+    const DType dt = outs[o].wdt;
+    if (!is_quant(dt)) continue;
+    if (K % quant_format(dt).block) throw std::invalid_argument("quantized weights: K is not a block multiple");
+    if (amx && quant_amx_format(dt)) {
+      if (xa == nullptr) xa = &quantize_rows_amx(pool, M, K, X, ldx);
+    } else if (xq == nullptr) {
+      xq = &quantize_rows(pool, M, K, X, ldx);
+    }
   }
   const void* xb = nullptr;
   if (bf16_dot) {  // X packed in parallel; the caller's thread-local buffer, read by every task
@@ -193,7 +203,7 @@ void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, cons
   if (n_panels < 2 * threads && !(bf16_dot && bf16_dot_whole_rows()))
     m_blocks = std::min<int64_t>((2 * threads + n_panels - 1) / n_panels, std::max<int64_t>(1, M / 32));
   int64_t mb = (M + m_blocks - 1) / m_blocks;
-  if (xq != nullptr) mb = (mb + 15) / 16 * 16;  // whole row groups of the quantized kernels (8 or 16 rows)
+  if (xq != nullptr || xa != nullptr) mb = (mb + 15) / 16 * 16;  // whole row groups of the quantized kernels (8 or 16 rows)
   const Panel* pl = panels.data();
 
   pool.run(n_panels * m_blocks, [&](int64_t task, int) {
@@ -203,7 +213,10 @@ void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, cons
     const int64_t m0 = (task / n_panels) * mb, m1 = std::min(M, m0 + mb);
     if (m0 >= m1) return;
     if (is_quant(out.wdt)) {
-      quant_tile(*xq, m0, m1, n0, n1, K, out.W, out.wdt, out.Y, out.ldy, accumulate);
+      if (xa != nullptr && quant_amx_format(out.wdt))
+        quant_amx_tile(*xa, m0, m1, n0, n1, K, out.W, out.wdt, out.Y, out.ldy, accumulate);
+      else
+        quant_tile(*xq, m0, m1, n0, n1, K, out.W, out.wdt, out.Y, out.ldy, accumulate);
       return;
     }
     if (xb != nullptr && out.wdt == DType::BF16) {

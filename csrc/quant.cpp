@@ -1,5 +1,7 @@
 #include "quant.h"
 
+#include "quant_amx.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -526,13 +528,15 @@ Isa& current_isa() {
 
 }  // namespace
 
-std::string quant_isa() { return current_isa().name; }
+std::string quant_isa() { return quant_amx_on() ? "amx" : current_isa().name; }
 
 bool set_quant_isa(const std::string& name) {
   const Isa best = best_isa();
-  const std::string order[] = {"scalar", "avx2", "avx512vnni"};
-  auto rank = [&](const std::string& n) { return int(std::find(order, order + 3, n) - order); };
-  if (rank(name) >= 3 || rank(name) > rank(best.name)) return false;
+  const std::string order[] = {"scalar", "avx2", "avx512vnni", "amx"};
+  auto rank = [&](const std::string& n) { return int(std::find(order, order + 4, n) - order); };
+  const int top = quant_amx_available() && std::string(best.name) == "avx512vnni" ? 3 : rank(best.name);
+  if (rank(name) >= 4 || rank(name) > top) return false;
+  set_quant_amx(name == "amx");  // AMX formats on tiles, Q6_K on the avx512vnni path beside them
   if (name == "scalar") current_isa() = kScalar;
 #ifdef LLADA_X86
   else if (name == "avx2") current_isa() = {"avx2", unpack_avx2, group_avx2, 8, false};

@@ -22,6 +22,10 @@ round by round (the order rotated each round), medians over the rounds:
 Ratios are speed-ups (time of bf16 or f32 / time of the format: > 1 is faster) and memory shares
 (peak of the format / peak of bf16). Q6_K alone is not timed (`--formats` takes q6_k and q4_k_m too).
 
+A format may name the quantized kernels' instruction set after an @ (`q8_0@avx512vnni`, `q4_0@amx`):
+the same file through a second engine, the ISA set (`_engine.set_quant_isa`) before each of its
+runs, so two kernels are timed side by side in one process; without an @ the CPU's best is used.
+
 With `--layers N` a shape keeps its width and vocabulary but has N blocks (for the 8B shape on a
 machine or a time limit that cannot hold 32); the table then also gives the step extrapolated to
 the shape's own layer count: the LM head's matrix product on R rows is timed alone
@@ -167,10 +171,18 @@ def bench(
     extrapolate: bool = True,
 ) -> None:
     full_layers = SHAPES[name]["n_layers"]
-    paths = prepare(name, layers, folder, formats)
+    best_isa = _engine.quant_isa()
+    isa_of = {f: f.partition("@")[2] or best_isa for f in formats}
+    for f, isa in isa_of.items():
+        if not _engine.set_quant_isa(isa):
+            raise SystemExit(f"{f}: the quantized kernels' ISA {isa!r} is not available on this CPU")
+    _engine.set_quant_isa(best_isa)
+    bases = tuple(dict.fromkeys(f.partition("@")[0] for f in formats))
+    paths = prepare(name, layers, folder, bases)
+    paths.update({f: paths[f.partition("@")[0]] for f in formats})
     print(f"\n## {name} shape, {layers} of {full_layers} layers, {threads} threads, quant ISA {_engine.quant_isa()}")
     mem = {}
-    for fmt in formats if memory else ():  # one child at a time, before the timing (nothing else running)
+    for fmt in bases if memory else ():  # one child at a time, before the timing (nothing else running)
         mem[fmt] = peak_memory(paths[fmt], threads)
         print(
             f"memory {fmt}: peak {mem[fmt]['peak'] / 2**30:.2f} GiB, file {file_bytes(paths[fmt]) / 2**30:.2f} GiB",
@@ -189,6 +201,7 @@ def bench(
         t0 = time.perf_counter()
         for fmt in order:
             e = engines[fmt]
+            _engine.set_quant_isa(isa_of[fmt])
             for r in ROWS:
                 f0, steps_t = sampler_run(e, r, steps)
                 if rnd:
@@ -220,7 +233,7 @@ def bench(
             print(f"| {label} | {fmt} | {t[fmt] * 1e3:.1f} | {ratios(t, fmt)} |")
     print(f"\n| {name} (L{layers}) | format | file GiB | peak GiB (VmHWM) | after load GiB | vs bf16 |")
     print("|---|---|---|---|---|---|")
-    for fmt in formats if memory else ():
+    for fmt in bases if memory else ():
         m = mem[fmt]
         share = f"{m['peak'] / mem['bf16']['peak']:.2f}" if "bf16" in mem else "-"
         print(
@@ -234,6 +247,7 @@ def bench(
         print("|---|---|---|---|---|---|---|")
         ext = {}
         for fmt in formats:
+            _engine.set_quant_isa(isa_of[fmt])
             h32, h8 = head_time(engines[fmt], 32, threads), head_time(engines[fmt], 8, threads)
             c32 = h32 + (med[(fmt, 32)] - h32) * scale
             c8 = h8 + (med[(fmt, 8)] - h8) * scale
@@ -254,6 +268,7 @@ def bench(
         mem=mem,
     )
     print("json " + json.dumps(summary), flush=True)
+    _engine.set_quant_isa(best_isa)
     del engines
 
 

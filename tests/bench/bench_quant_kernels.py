@@ -55,23 +55,43 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--isas", default="", help="quantized kernels to time side by side, e.g. amx,avx512vnni")
+    ap.add_argument("--rows", default=",".join(map(str, ROWS)))
+    ap.add_argument("--formats", default="", help="comma-separated subset (default: all)")
     args = ap.parse_args()
+    best = _engine.quant_isa()
+    isas = [i for i in args.isas.split(",") if i] or [best]
+    for isa in isas:
+        if not _engine.set_quant_isa(isa):
+            raise SystemExit(f"quant ISA {isa!r} is not available on this CPU")
+    _engine.set_quant_isa(best)
+    rows_list = [int(r) for r in args.rows.split(",")]
+    wanted = [f for f in args.formats.split(",") if f]
     print(f"BLAS: {load_blas() or 'loaded'}; quant ISA {_engine.quant_isa()}; threads {args.threads}")
     print("| N x K | rows | format | ms | GMAC/s | weight GB/s | vs bf16 | vs f32 |")
     print("|---|---|---|---|---|---|---|---|")
     for N, K in SHAPES:
         w = np.random.default_rng(0).standard_normal((N, K)).astype(np.float32)
-        ws = weights(w)
-        for rows in ROWS:
+        ws = {n: v for n, v in weights(w).items() if not wanted or n in wanted or n in ("bf16", "f32")}
+        # a quantized format once per ISA ("q8_0@amx"); bf16 and f32 do not depend on it
+        runs = [(n, i) for n in ws for i in (isas if n.startswith("q") else [best])]
+        for rows in rows_list:
             x = np.random.default_rng(rows).standard_normal((rows, K)).astype(np.float32)
             t = {}
-            for name, (arr, kernel) in ws.items():
+            for name, isa in runs:
+                arr, kernel = ws[name]
+                _engine.set_quant_isa(isa)
                 run = lambda x=x, a=arr, n=name, k=kernel: _engine.matmul(x, a, n, k, args.threads)  # noqa: E731
-                t[name] = best_time(run, args.repeats)
-            for name, (arr, _) in ws.items():
+                t[(name, isa)] = best_time(run, args.repeats)
+            _engine.set_quant_isa(best)
+            tb, tf = t[("bf16", best)], t[("f32", best)]
+            for name, isa in runs:
+                arr = ws[name][0]
+                label = f"{name}@{isa}" if name.startswith("q") and len(isas) > 1 else name
+                s = t[(name, isa)]
                 print(
-                    f"| {N}x{K} | {rows} | {name} | {t[name] * 1e3:.2f} | {rows * N * K / t[name] / 1e9:.0f} "
-                    f"| {arr.nbytes / t[name] / 1e9:.1f} | {t['bf16'] / t[name]:.2f}x | {t['f32'] / t[name]:.2f}x |",
+                    f"| {N}x{K} | {rows} | {label} | {s * 1e3:.2f} | {rows * N * K / s / 1e9:.0f} "
+                    f"| {arr.nbytes / s / 1e9:.1f} | {tb / s:.2f}x | {tf / s:.2f}x |",
                     flush=True,
                 )
 
