@@ -61,17 +61,6 @@ inline void fill(float* p, int n, float v) {
   for (int i = 0; i < n; ++i) p[i] = v;
 }
 
-// Q4_K's 6-bit scale and minimum of sub-block j (ggml's get_scale_min_k4).
-inline void scale_min_k4(int j, const uint8_t* s, int& sc, int& m) {
-  if (j < 4) {
-    sc = s[j] & 63;
-    m = s[j + 4] & 63;
-  } else {
-    sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
-    m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-  }
-}
-
 void unpack_row(DType dt, const uint8_t* row, int64_t K, Unpacked& u) {
   u.has_min = false;
   switch (dt) {

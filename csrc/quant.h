@@ -33,6 +33,17 @@ inline int64_t quant_row_bytes(DType dt, int64_t cols) {
   return cols / f.block * f.bytes;
 }
 
+// Q4_K's 6-bit scale and minimum of sub-block j (ggml's get_scale_min_k4).
+inline void scale_min_k4(int j, const uint8_t* s, int& sc, int& m) {
+  if (j < 4) {
+    sc = s[j] & 63;
+    m = s[j + 4] & 63;
+  } else {
+    sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
+    m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+  }
+}
+
 // dst[0:n] = the values [offset, offset + n) of a quantized array (offset and n multiples of the
 // block size).
 void dequantize(const void* src, DType dt, int64_t offset, int64_t n, float* dst);

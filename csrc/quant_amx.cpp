@@ -141,17 +141,6 @@ inline float f16_at(const uint8_t* p) {
   return _cvtsh_ss(h);
 }
 
-// Q4_K's 6-bit scale and minimum of sub-block j (ggml's get_scale_min_k4).
-inline void scale_min_k4(int j, const uint8_t* s, int& sc, int& m) {
-  if (j < 4) {
-    sc = s[j] & 63;
-    m = s[j + 4] & 63;
-  } else {
-    sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
-    m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-  }
-}
-
 __attribute__((target(LLADA_TQAMX))) void prepare(DType dt, const uint8_t* W, int64_t rbytes, int64_t n, int nr,
                                                 int64_t k0, int64_t kc, WChunk& w) {
   const int64_t nbk = kc / 32;
