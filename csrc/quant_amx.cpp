@@ -135,7 +135,7 @@ struct WChunk {
   int64_t lda = 0, step = 0;  // bytes between A rows, between blocks
 };
 
-inline float f16_at(const uint8_t* p) {
+__attribute__((target(LLADA_TQAMX), always_inline)) inline float f16_at(const uint8_t* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
   return _cvtsh_ss(h);
@@ -233,6 +233,19 @@ __attribute__((target(LLADA_TQAMX), always_inline)) inline void scale_block(cons
   }
 }
 
+// Blocks j0 .. j0 + n - 1, their sums stored at c, into the accumulators. (A function, not a
+// lambda: a lambda has no target attribute, so a portable build could not inline AVX-512 into it.)
+template <bool MIN>
+__attribute__((target(LLADA_TQAMX), always_inline)) inline void scale_blocks(const int32_t* c, int64_t j0, int64_t n,
+                                                                           const WChunk& w, const float* dx,
+                                                                           const float* xs, __m512 (&acc)[16]) {
+  for (int64_t b = 0; b < n; ++b) {
+    const int64_t j = j0 + b;
+    scale_block<MIN>(c + 256 * b, _mm512_loadu_ps(dx + 16 * j), w.s + 16 * j,
+                     MIN ? _mm512_loadu_ps(xs + 16 * j) : _mm512_setzero_ps(), w.m + 16 * j, acc);
+  }
+}
+
 // Blocks j and j + 1 (if two) into C tiles CA and CB, then their stores. Macros: GCC's tile
 // intrinsics paste the tile number into the instruction's text.
 #define LLADA_MULTIPLY(CA, CB, j, two)                   \
@@ -265,13 +278,6 @@ __attribute__((target(LLADA_TQAMX))) void group8(const WChunk& w, int64_t nbk, c
   alignas(64) int32_t ring[2][4 * 256];
   __m512 acc[16];
   for (auto& a : acc) a = _mm512_setzero_ps();
-  auto scale = [&](const int32_t* c, int64_t j0, int64_t n) {  // blocks j0 .. j0 + n - 1, stored at c
-    for (int64_t b = 0; b < n; ++b) {
-      const int64_t j = j0 + b;
-      scale_block<MIN>(c + 256 * b, _mm512_loadu_ps(dx + 16 * j), w.s + 16 * j,
-                       MIN ? _mm512_loadu_ps(xs + 16 * j) : _mm512_setzero_ps(), w.m + 16 * j, acc);
-    }
-  };
   const int64_t steps = nbk / 4;
   for (int64_t s = 0; s < steps; ++s) {
     int32_t* c = ring[s & 1];
@@ -280,9 +286,9 @@ __attribute__((target(LLADA_TQAMX))) void group8(const WChunk& w, int64_t nbk, c
     LLADA_MULTIPLY(6, 7, j + 2, true);
     LLADA_STORE(0, 1, c, true);
     LLADA_STORE(6, 7, c + 512, true);
-    if (s > 0) scale(ring[(s - 1) & 1], j - 4, 4);
+    if (s > 0) scale_blocks<MIN>(ring[(s - 1) & 1], j - 4, 4, w, dx, xs, acc);
   }
-  if (steps > 0) scale(ring[(steps - 1) & 1], 4 * (steps - 1), 4);
+  if (steps > 0) scale_blocks<MIN>(ring[(steps - 1) & 1], 4 * (steps - 1), 4, w, dx, xs, acc);
   const int64_t j = 4 * steps, rest = nbk - j;  // 0-3 blocks left (K not a multiple of 128)
   if (rest > 0) {
     int32_t* c = ring[steps & 1];
@@ -290,7 +296,7 @@ __attribute__((target(LLADA_TQAMX))) void group8(const WChunk& w, int64_t nbk, c
     if (rest > 2) LLADA_MULTIPLY(6, 7, j + 2, false);
     LLADA_STORE(0, 1, c, rest > 1);
     if (rest > 2) LLADA_STORE(6, 7, c + 512, false);
-    scale(c, j, rest);
+    scale_blocks<MIN>(c, j, rest, w, dx, xs, acc);
   }
   for (int r = 0; r < 16; ++r) {  // the h and l halves of each weight row's 8 sums
     float* tr = t + r * ldt;
