@@ -13,6 +13,19 @@ from llada_studio.core.checkpoint_writer import random_checkpoint
 
 _engine = pytest.importorskip("llada_studio.core._engine", reason="the C++ engine is not built")
 
+# Every path of the quantized kernels (quant.cpp, quant_amx.cpp); test_bf16_kernels.py has its own.
+QUANT_ISAS = ("scalar", "avx2", "avx512vnni", "amx")
+
+
+@pytest.fixture(params=QUANT_ISAS)
+def isa(request: pytest.FixtureRequest) -> object:
+    """The quantized kernels forced to one instruction set for the test (skipped where absent)."""
+    best = _engine.quant_isa()
+    if not _engine.set_quant_isa(request.param):
+        pytest.skip(f"{request.param} is not available on this CPU")
+    yield request.param
+    _engine.set_quant_isa(best)
+
 
 @pytest.fixture(scope="session")
 def ckpt_f32(tiny_model: Path) -> Checkpoint:

@@ -13,7 +13,6 @@ from gguf import GGMLQuantizationType as Q  # noqa: E402
 from gguf.quants import dequantize, quantize  # noqa: E402
 
 FORMATS = {"q8_0": Q.Q8_0, "q4_0": Q.Q4_0, "q4_k": Q.Q4_K, "q6_k": Q.Q6_K}
-ISAS = ("scalar", "avx2", "avx512vnni")
 
 
 def random_blocks(name: str, rows: int, cols: int, seed: int = 0, quantizer: bool = True) -> np.ndarray:
@@ -36,15 +35,6 @@ def random_blocks(name: str, rows: int, cols: int, seed: int = 0, quantizer: boo
     else:  # Q8_0, Q4_0: d first
         raw[:, :, 0:2] = scales
     return raw.reshape(rows, -1)
-
-
-@pytest.fixture(params=ISAS)
-def isa(request: pytest.FixtureRequest) -> object:
-    best = _engine.quant_isa()
-    if not _engine.set_quant_isa(request.param):
-        pytest.skip(f"{request.param} is not available on this CPU")
-    yield request.param
-    _engine.set_quant_isa(best)
 
 
 @pytest.mark.parametrize("name", FORMATS)

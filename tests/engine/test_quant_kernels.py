@@ -23,19 +23,11 @@ def random_blocks(name: str, rows: int, cols: int, seed: int = 0) -> np.ndarray:
     return _random_blocks(name, rows, cols, seed, quantizer=False)
 
 
-ISAS = ("scalar", "avx2", "avx512vnni", "amx")
 # Measured (2026-12-02, this machine, every ISA): 5.1e-5 (Q8_0), 5.2e-5 (Q4_0), 6.5e-5 (Q4_K),
 # 5.5e-5 (Q6_K): the int16 rounding of the activations, ~0.5/16383 of each block's largest value.
 BOUND = 2.5e-4
 
 
-@pytest.fixture(params=ISAS)
-def isa(request: pytest.FixtureRequest) -> object:
-    best = _engine.quant_isa()
-    if not _engine.set_quant_isa(request.param):
-        pytest.skip(f"{request.param} is not available on this CPU")
-    yield request.param
-    _engine.set_quant_isa(best)
 
 
 def cols_for(name: str) -> int:  # past one chunk of 1024 columns, an odd count of blocks
