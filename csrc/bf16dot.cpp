@@ -156,15 +156,17 @@ struct TileConfig {
   uint8_t rows[16] = {};
 };
 
-// xa: for row block b and chunk c, hi at ((b * nkc + c) * 2) * 512 uint16, lo right after.
+// xa: for chunk c and row block b, hi at ((c * nmb + b) * 2) * 512 uint16, lo right after: a
+// chunk's row blocks side by side (amx_gemm.cpp reads every row block per chunk; b-major, 64+ rows
+// put them a multiple of 128 KB apart, into the same L2 sets).
 __attribute__((target(LLADA_TAMX))) void amx_pack(int64_t c0, int64_t c1, int64_t M, int64_t K, const float* X,
                                                   int64_t ldx, uint16_t* xa) {
-  const int64_t nkc = bf16_dot_kp(K) / 32, nmb = (M + 15) / 16;
+  const int64_t nmb = (M + 15) / 16;
   const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                           _mm512_set1_epi32(64));  // byte offset of pair r in the block
   for (int64_t b = 0; b < nmb; ++b)
     for (int64_t c = c0; c < c1; ++c) {
-      uint16_t* hi = xa + (b * nkc + c) * 2 * 512;
+      uint16_t* hi = xa + (c * nmb + b) * 2 * 512;
       uint16_t* lo = hi + 512;
       const int64_t k = c * 32;
       const __mmask16 ma = k + 16 <= K ? __mmask16(0xffff) : k < K ? __mmask16((1u << (K - k)) - 1) : __mmask16(0);
@@ -189,8 +191,8 @@ __attribute__((target(LLADA_TAMX))) void amx_pack(int64_t c0, int64_t c1, int64_
 
 #define LLADA_AMX_ROWS(T)                                          \
   if constexpr (NMB > T) {                                         \
-    _tile_loadd(5, xa + ((T * nkc + c) * 2) * 512, 64);            \
-    _tile_loadd(6, xa + ((T * nkc + c) * 2 + 1) * 512, 64);        \
+    _tile_loadd(5, xa + ((c * nmb + T) * 2) * 512, 64);            \
+    _tile_loadd(6, xa + ((c * nmb + T) * 2 + 1) * 512, 64);        \
     _tile_dpbf16ps(T, 4, 5);                                       \
     _tile_dpbf16ps(T, 4, 6);                                       \
   }
@@ -212,7 +214,7 @@ __attribute__((target(LLADA_TAMX))) void amx_tile(const uint16_t* xa, int64_t M,
     cfg.rows[t] = 16;
   }
   _tile_loadconfig(&cfg);
-  const int64_t kp = bf16_dot_kp(K), nkc = kp / 32;
+  const int64_t kp = bf16_dot_kp(K), nkc = kp / 32, nmb = (M + 15) / 16;
   alignas(64) float cbuf[256];
   alignas(64) uint16_t wpad[16 * 32];
   thread_local std::vector<uint16_t> wrows;  // the last < 16 weight rows, zero padded
@@ -279,25 +281,43 @@ bool set_bf16_isa(const std::string& name) {
 bool bf16_dot_enabled() { return current() != Path::F32; }
 bool bf16_dot_whole_rows() { return current() == Path::Amx; }
 
+bool bf16_amx_available() { return cpu_has_amx(); }
+bool bf16_amx_on() { return current() == Path::Amx; }
+
+size_t bf16_amx_bytes(int64_t M, int64_t K) {
+  return size_t((M + 15) / 16 * 16 * bf16_dot_kp(K) * 2 * 2);  // hi + lo, rows padded to 16
+}
+
+int64_t bf16_amx_pack_parts(int64_t K, int threads) {
+  return std::max<int64_t>(1, std::min<int64_t>(bf16_dot_kp(K) / 32, threads));  // chunks of 32
+}
+
+void bf16_amx_pack(int64_t part, int64_t parts, int64_t M, int64_t K, const float* X, int64_t ldx, void* buf) {
+#ifdef LLADA_BF16_X86
+  const int64_t units = bf16_dot_kp(K) / 32;
+  amx_pack(units * part / parts, units * (part + 1) / parts, M, K, X, ldx, static_cast<uint16_t*>(buf));
+#else
+  (void)part, (void)parts, (void)M, (void)K, (void)X, (void)ldx, (void)buf;
+#endif
+}
+
 size_t bf16_dot_bytes(int64_t M, int64_t K) {
-  const int64_t kp = bf16_dot_kp(K);
-  if (current() == Path::Amx) return size_t((M + 15) / 16 * 16 * kp * 2 * 2);  // hi + lo, rows padded to 16
-  return size_t(M * kp * 4);
+  if (current() == Path::Amx) return bf16_amx_bytes(M, K);
+  return size_t(M * bf16_dot_kp(K) * 4);
 }
 
 int64_t bf16_dot_pack_parts(int64_t M, int64_t K, int threads) {
-  const int64_t units = current() == Path::Amx ? bf16_dot_kp(K) / 32 : M;  // chunks of 32, or rows
-  return std::max<int64_t>(1, std::min<int64_t>(units, threads));
+  if (current() == Path::Amx) return bf16_amx_pack_parts(K, threads);
+  return std::max<int64_t>(1, std::min<int64_t>(M, threads));  // rows
 }
 
 void bf16_dot_pack(int64_t part, int64_t parts, int64_t M, int64_t K, const float* X, int64_t ldx, void* buf) {
+  if (current() == Path::Amx) {
+    bf16_amx_pack(part, parts, M, K, X, ldx, buf);
+    return;
+  }
 #ifdef LLADA_BF16_X86
-  const int64_t units = current() == Path::Amx ? bf16_dot_kp(K) / 32 : M;
-  const int64_t u0 = units * part / parts, u1 = units * (part + 1) / parts;
-  if (current() == Path::Amx)
-    amx_pack(u0, u1, M, K, X, ldx, static_cast<uint16_t*>(buf));
-  else
-    pack_rows(u0, u1, K, X, ldx, static_cast<float*>(buf));
+  pack_rows(M * part / parts, M * (part + 1) / parts, K, X, ldx, static_cast<float*>(buf));
 #else
   (void)part, (void)parts, (void)M, (void)K, (void)X, (void)ldx, (void)buf;
 #endif

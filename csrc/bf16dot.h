@@ -42,6 +42,15 @@ size_t bf16_dot_bytes(int64_t M, int64_t K);
 int64_t bf16_dot_pack_parts(int64_t M, int64_t K, int threads);
 void bf16_dot_pack(int64_t part, int64_t parts, int64_t M, int64_t K, const float* X, int64_t ldx, void* buf);
 
+// The AMX layout alone, whatever path is picked (amx_gemm.h uses it for many rows): B tiles of the
+// hi and lo terms, for chunk c (32 values) and row block b (16 rows) at ((c * nmb + b) * 2) * 512
+// uint16 (nmb = row blocks), lo right after hi. Only if bf16_amx_available().
+bool bf16_amx_available();
+bool bf16_amx_on();  // available and picked (bf16_isa() "amx")
+size_t bf16_amx_bytes(int64_t M, int64_t K);
+int64_t bf16_amx_pack_parts(int64_t K, int threads);
+void bf16_amx_pack(int64_t part, int64_t parts, int64_t M, int64_t K, const float* X, int64_t ldx, void* buf);
+
 // Y[m0:m1, n0:n1] (+)= X[m0:m1] · W[n0:n1]^T, W bf16 [N, K] (ldw elements), X [M, K] packed.
 // Single-threaded; only if bf16_dot_enabled().
 void bf16_dot_tile(const void* buf, int64_t M, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K,

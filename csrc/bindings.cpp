@@ -13,6 +13,7 @@
 #include <string>
 #include <utility>
 
+#include "amx_gemm.h"
 #include "bf16dot.h"
 #include "blas.h"
 #include "generate.h"
@@ -370,6 +371,12 @@ PYBIND11_MODULE(_engine, m) {
   m.def("set_quant_isa", &set_quant_isa, py::arg("name"), "use a narrower one (tests); False if unavailable");
   m.def("bf16_isa", &bf16_isa, "bf16 products of <= 64 rows: amx, avx512 or f32 (weights converted)");
   m.def("set_bf16_isa", &set_bf16_isa, py::arg("name"), "pick amx, avx512 or f32 (tests); False if unavailable");
+  m.def("amx_gemm_rows", [](const std::string& dtype) { return amx_gemm_rows(parse_dtype(dtype)); },
+        py::arg("dtype"),
+        "fewest rows whose products with these weights run on AMX-BF16 tiles (amx_gemm.h; 0 = never)");
+  m.def("set_amx_gemm_rows", &set_amx_gemm_rows, py::arg("bf16_rows"), py::arg("quant_rows"),
+        "pin the thresholds (tests, benchmarks; 0 = never)");
+  m.def("amx_gemm_available", &bf16_amx_available, "AMX-BF16 usable here (CPU and OS)");
   m.def("matmul", &matmul, py::arg("x"), py::arg("w"), py::arg("dtype"), py::arg("kernel") = "auto",
         py::arg("threads") = 1);
 #ifdef LLADA_AVX2

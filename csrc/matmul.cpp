@@ -7,6 +7,7 @@
 #include "bf16dot.h"
 #include "blas.h"
 #include "quant.h"
+#include "amx_gemm.h"
 #include "quant_amx.h"
 
 namespace llada {
@@ -142,6 +143,20 @@ void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, cons
     }
     if (kernel == Kernel::Auto && (K < 1024 || weights < (int64_t(1) << 20))) bf16_dot = false;
   }
+  // Many rows (full passes) on AMX-BF16 tiles, bf16 or quantized weights (amx_gemm.h): every
+  // output in a format it computes, with at least its rows; Auto, as above, only for >= 1M
+  // weights with K >= 1024.
+  bool amx_many = (kernel == Kernel::Auto || kernel == Kernel::Own) && bf16_amx_available();
+  int64_t weights = 0;
+  for (int o = 0; o < n_outs && amx_many; ++o) {
+    const DType dt = outs[o].wdt;
+    const int64_t rows = amx_gemm_rows(dt);
+    const bool picked = dt == DType::BF16 ? bf16_amx_on() : quant_amx_on();
+    amx_many = amx_gemm_format(dt) && picked && rows > 0 && M >= rows;
+    weights += outs[o].N * K;
+  }
+  if (kernel == Kernel::Auto && (K < 1024 || weights < (int64_t(1) << 20))) amx_many = false;
+  if (amx_many) bf16_dot = false;
   // A few rows against 16-bit weights is bound by reading the weights, not by arithmetic. Our
   // kernels convert in registers and read each weight once; the BLAS path converts a panel to
   // f32 and sgemm then packs it again. 600M bf16, B 1 (tests/bench/RESULTS_engine.md): 8 rows
@@ -161,7 +176,7 @@ void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, cons
   const QuantizedRows* xq = nullptr;
   const AmxRows* xa = nullptr;
   const bool amx = quant_amx_on();
-  for (int o = 0; o < n_outs; ++o) {
+  for (int o = 0; o < n_outs && !amx_many; ++o) {
     const DType dt = outs[o].wdt;
     if (!is_quant(dt)) continue;
     if (K % quant_format(dt).block) throw std::invalid_argument("quantized weights: K is not a block multiple");
@@ -170,6 +185,15 @@ void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, cons
     } else if (xq == nullptr) {
       xq = &quantize_rows(pool, M, K, X, ldx);
     }
+  }
+  const uint16_t* xg = nullptr;  // amx_many: X as bf16dot.h's AMX B tiles, shared by every task
+  if (amx_many) {
+    thread_local std::vector<uint64_t> gbuf;
+    gbuf.resize((bf16_amx_bytes(M, K) + 7) / 8);
+    void* p = gbuf.data();
+    const int64_t parts = bf16_amx_pack_parts(K, pool.size());
+    pool.run(parts, [&](int64_t t, int) { bf16_amx_pack(t, parts, M, K, X, ldx, p); });
+    xg = static_cast<const uint16_t*>(p);
   }
   const void* xb = nullptr;
   if (bf16_dot) {  // X packed in parallel; the caller's thread-local buffer, read by every task
@@ -203,7 +227,7 @@ void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, cons
   if (n_panels < 2 * threads && !(bf16_dot && bf16_dot_whole_rows()))
     m_blocks = std::min<int64_t>((2 * threads + n_panels - 1) / n_panels, std::max<int64_t>(1, M / 32));
   int64_t mb = (M + m_blocks - 1) / m_blocks;
-  if (xq != nullptr || xa != nullptr) mb = (mb + 15) / 16 * 16;  // whole row groups of the quantized kernels (8 or 16 rows)
+  if (xq != nullptr || xa != nullptr || xg != nullptr) mb = (mb + 15) / 16 * 16;  // whole row groups of the quantized kernels (8 or 16 rows)
   const Panel* pl = panels.data();
 
   pool.run(n_panels * m_blocks, [&](int64_t task, int) {
@@ -212,6 +236,10 @@ void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, cons
     const int64_t n0 = pn.n0, n1 = pn.n1;
     const int64_t m0 = (task / n_panels) * mb, m1 = std::min(M, m0 + mb);
     if (m0 >= m1) return;
+    if (xg != nullptr) {
+      amx_gemm_tile(xg, M, m0, m1, n0, n1, K, out.W, out.wdt, out.ldw, out.Y, out.ldy, accumulate);
+      return;
+    }
     if (is_quant(out.wdt)) {
       if (xa != nullptr && quant_amx_format(out.wdt))
         quant_amx_tile(*xa, m0, m1, n0, n1, K, out.W, out.wdt, out.Y, out.ldy, accumulate);

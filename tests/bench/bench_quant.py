@@ -22,9 +22,10 @@ round by round (the order rotated each round), medians over the rounds:
 Ratios are speed-ups (time of bf16 or f32 / time of the format: > 1 is faster) and memory shares
 (peak of the format / peak of bf16). Q6_K alone is not timed (`--formats` takes q6_k and q4_k_m too).
 
-A format may name the quantized kernels' instruction set after an @ (`q8_0@avx512vnni`, `q4_0@amx`):
-the same file through a second engine, the ISA set (`_engine.set_quant_isa`) before each of its
-runs, so two kernels are timed side by side in one process; without an @ the CPU's best is used.
+A format may name a kernel variant after an @ (kernel_variants.py: an ISA of the quantized kernels,
+`q8_0@avx512vnni`, or `nogemm`, `bf16@nogemm`: the many-row AMX-BF16 path off): the same file
+through a second engine, the variant set before each of its runs, so two kernels are timed side by
+side in one process; without an @ the CPU's best is used.
 
 With `--layers N` a shape keeps its width and vocabulary but has N blocks (for the 8B shape on a
 machine or a time limit that cannot hold 32); the table then also gives the step extrapolated to
@@ -58,6 +59,9 @@ from llada_studio.core.checkpoint_writer import random_checkpoint  # noqa: E402
 from llada_studio.core.cli_quantize import quantize_checkpoint  # noqa: E402
 from llada_studio.core.cpp_engine import CppEngine, _engine, default_threads  # noqa: E402
 from llada_studio.core.params import GenerationParams  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import kernel_variants  # noqa: E402
 
 SHAPES = {
     "tiny": dict(n_layers=2, d_model=256, n_heads=4, mlp_hidden_size=512, vocab_size=1024),
@@ -171,12 +175,7 @@ def bench(
     extrapolate: bool = True,
 ) -> None:
     full_layers = SHAPES[name]["n_layers"]
-    best_isa = _engine.quant_isa()
-    isa_of = {f: f.partition("@")[2] or best_isa for f in formats}
-    for f, isa in isa_of.items():
-        if not _engine.set_quant_isa(isa):
-            raise SystemExit(f"{f}: the quantized kernels' ISA {isa!r} is not available on this CPU")
-    _engine.set_quant_isa(best_isa)
+    kernel_variants.check(formats)
     bases = tuple(dict.fromkeys(f.partition("@")[0] for f in formats))
     paths = prepare(name, layers, folder, bases)
     paths.update({f: paths[f.partition("@")[0]] for f in formats})
@@ -201,7 +200,7 @@ def bench(
         t0 = time.perf_counter()
         for fmt in order:
             e = engines[fmt]
-            _engine.set_quant_isa(isa_of[fmt])
+            kernel_variants.use(kernel_variants.variant_of(fmt))
             for r in ROWS:
                 f0, steps_t = sampler_run(e, r, steps)
                 if rnd:
@@ -247,7 +246,7 @@ def bench(
         print("|---|---|---|---|---|---|---|")
         ext = {}
         for fmt in formats:
-            _engine.set_quant_isa(isa_of[fmt])
+            kernel_variants.use(kernel_variants.variant_of(fmt))
             h32, h8 = head_time(engines[fmt], 32, threads), head_time(engines[fmt], 8, threads)
             c32 = h32 + (med[(fmt, 32)] - h32) * scale
             c8 = h8 + (med[(fmt, 8)] - h8) * scale
@@ -268,7 +267,7 @@ def bench(
         mem=mem,
     )
     print("json " + json.dumps(summary), flush=True)
-    _engine.set_quant_isa(best_isa)
+    kernel_variants.reset()
     del engines
 
 

@@ -25,6 +25,9 @@ from gguf.quants import quantize  # noqa: E402
 from llada_studio.core.cpp_engine import _engine, load_blas  # noqa: E402
 from llada_studio.core.kquant import quantize_k  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import kernel_variants  # noqa: E402
+
 SHAPES = ((4096, 4096), (12288, 4096))
 ROWS = (8, 16, 32, 256)
 
@@ -55,16 +58,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--isas", default="", help="quantized kernels to time side by side, e.g. amx,avx512vnni")
+    ap.add_argument(
+        "--isas",
+        default="",
+        help="kernel variants to time side by side (kernel_variants.py), e.g. amx,avx512vnni,nogemm",
+    )
     ap.add_argument("--rows", default=",".join(map(str, ROWS)))
     ap.add_argument("--formats", default="", help="comma-separated subset (default: all)")
     args = ap.parse_args()
     best = _engine.quant_isa()
     isas = [i for i in args.isas.split(",") if i] or [best]
-    for isa in isas:
-        if not _engine.set_quant_isa(isa):
-            raise SystemExit(f"quant ISA {isa!r} is not available on this CPU")
-    _engine.set_quant_isa(best)
+    kernel_variants.check([f"q@{i}" for i in isas])
     rows_list = [int(r) for r in args.rows.split(",")]
     wanted = [f for f in args.formats.split(",") if f]
     print(f"BLAS: {load_blas() or 'loaded'}; quant ISA {_engine.quant_isa()}; threads {args.threads}")
@@ -73,21 +77,23 @@ def main() -> None:
     for N, K in SHAPES:
         w = np.random.default_rng(0).standard_normal((N, K)).astype(np.float32)
         ws = {n: v for n, v in weights(w).items() if not wanted or n in wanted or n in ("bf16", "f32")}
-        # a quantized format once per ISA ("q8_0@amx"); bf16 and f32 do not depend on it
-        runs = [(n, i) for n in ws for i in (isas if n.startswith("q") else [best])]
+        # a quantized format once per variant ("q8_0@amx"); f32 does not depend on it, bf16 only
+        # on nogemm (the many-row AMX path off)
+        bf16_runs = [best] + [kernel_variants.NO_GEMM] * (kernel_variants.NO_GEMM in isas)
+        runs = [(n, i) for n in ws for i in (isas if n.startswith("q") else bf16_runs if n == "bf16" else [best])]
         for rows in rows_list:
             x = np.random.default_rng(rows).standard_normal((rows, K)).astype(np.float32)
             t = {}
             for name, isa in runs:
                 arr, kernel = ws[name]
-                _engine.set_quant_isa(isa)
+                kernel_variants.use(isa)
                 run = lambda x=x, a=arr, n=name, k=kernel: _engine.matmul(x, a, n, k, args.threads)  # noqa: E731
                 t[(name, isa)] = best_time(run, args.repeats)
-            _engine.set_quant_isa(best)
+            kernel_variants.reset()
             tb, tf = t[("bf16", best)], t[("f32", best)]
             for name, isa in runs:
                 arr = ws[name][0]
-                label = f"{name}@{isa}" if name.startswith("q") and len(isas) > 1 else name
+                label = f"{name}@{isa}" if isa != best or (name.startswith("q") and len(isas) > 1) else name
                 s = t[(name, isa)]
                 print(
                     f"| {N}x{K} | {rows} | {label} | {s * 1e3:.2f} | {rows * N * K / s / 1e9:.0f} "
