@@ -20,10 +20,10 @@ namespace llada {
 
 namespace {
 // bf16: past bf16dot.h's 64 rows (there its tiles keep the sums over all of K). Quantized: the
-// int8 tiles' cost grows with the rows, the dequantization here does not; level at about 64 rows
-// on the 2-core development machine (one thread, 1024 x 4096), 1.3x faster at 128.
+// int8 tiles' cost grows with the rows, the dequantization here does not; on the 16-core device
+// (tests/bench/RESULTS_quant.md) level at 64 rows, faster at 128 in every format (1.07-1.32x).
 int64_t g_bf16_rows = 65;
-int64_t g_quant_rows = 64;
+int64_t g_quant_rows = 128;
 }  // namespace
 
 int64_t amx_gemm_rows(DType dt) { return dt == DType::BF16 ? g_bf16_rows : g_quant_rows; }
@@ -176,7 +176,7 @@ __attribute__((target(LLADA_TAG))) void load_config() {
 // TERMS 2: bf16 weights (w xhi + w xlo); 3: dequantized ones (+ wlo xhi).
 #define LLADA_AG_ROW(T)                                               \
   if constexpr (NMB > T) {                                            \
-    const uint16_t* x = xa + (((c0 + c) * nmb + tb + T) * 2) * 512;   \
+    const uint16_t* x = xs + (c * NMB + T) * 1024;                     \
     _tile_loadd(6, x, 64);                                            \
     _tile_loadd(7, x + 512, 64);                                      \
     _tile_dpbf16ps(T, 4, 6);                                          \
@@ -193,8 +193,9 @@ __attribute__((target(LLADA_TAG))) void load_config() {
 
 template <int NMB, int TERMS>
 __attribute__((target(LLADA_TAG))) void multiply(const uint16_t* ahi, const uint16_t* alo, int64_t lda,
-                                               const uint16_t* xa, int64_t nmb, int64_t c0, int64_t steps,
+                                               const uint16_t* xa, int64_t nmb, int64_t nkc, int64_t c0, int64_t steps,
                                                int64_t tb, float* acc, bool first) {
+  const uint16_t* xs = xa + bf16_amx_pair(tb, c0, nmb, nkc) * 1024;  // the group's span: sequential
   LLADA_AG_LOAD(0)
   LLADA_AG_LOAD(1)
   LLADA_AG_LOAD(2)
@@ -218,13 +219,13 @@ __attribute__((target(LLADA_TAG))) void multiply(const uint16_t* ahi, const uint
 
 template <int TERMS>
 __attribute__((target(LLADA_TAG))) void multiply_rows(int blocks, const uint16_t* ahi, const uint16_t* alo, int64_t lda,
-                                                    const uint16_t* xa, int64_t nmb, int64_t c0, int64_t steps,
+                                                    const uint16_t* xa, int64_t nmb, int64_t nkc, int64_t c0, int64_t steps,
                                                     int64_t tb, float* acc, bool first) {
   switch (blocks) {
-    case 1: multiply<1, TERMS>(ahi, alo, lda, xa, nmb, c0, steps, tb, acc, first); break;
-    case 2: multiply<2, TERMS>(ahi, alo, lda, xa, nmb, c0, steps, tb, acc, first); break;
-    case 3: multiply<3, TERMS>(ahi, alo, lda, xa, nmb, c0, steps, tb, acc, first); break;
-    default: multiply<4, TERMS>(ahi, alo, lda, xa, nmb, c0, steps, tb, acc, first); break;
+    case 1: multiply<1, TERMS>(ahi, alo, lda, xa, nmb, nkc, c0, steps, tb, acc, first); break;
+    case 2: multiply<2, TERMS>(ahi, alo, lda, xa, nmb, nkc, c0, steps, tb, acc, first); break;
+    case 3: multiply<3, TERMS>(ahi, alo, lda, xa, nmb, nkc, c0, steps, tb, acc, first); break;
+    default: multiply<4, TERMS>(ahi, alo, lda, xa, nmb, nkc, c0, steps, tb, acc, first); break;
   }
 }
 
@@ -234,7 +235,7 @@ __attribute__((target(LLADA_TAG))) void gemm(const uint16_t* xa, int64_t M, int6
   load_config();
   thread_local WChunk w;
   thread_local std::vector<float> T;  // [weight tile][row block][16 weight rows x 16 rows of X]
-  const int64_t kp = bf16_dot_kp(K), mbs = (M + 15) / 16;  // row blocks of the packed X
+  const int64_t kp = bf16_dot_kp(K), nkc = kp / 32, mbs = (M + 15) / 16;  // row blocks of the packed X
   const int64_t b0 = m0 / 16, b1 = std::min((m1 + 15) / 16, mbs), nmb = b1 - b0;
   const int64_t tiles = (n1 - n0 + 15) / 16;
   if (int64_t(T.size()) < tiles * nmb * 256) T.resize(size_t(tiles * nmb * 256));
@@ -271,8 +272,8 @@ __attribute__((target(LLADA_TAG))) void gemm(const uint16_t* xa, int64_t M, int6
       float* acc = T.data() + t * nmb * 256;
       for (int64_t b = b0; b < b1; b += 4) {
         const int g = int(std::min<int64_t>(4, b1 - b));
-        if (bf16) multiply_rows<2>(g, ahi, alo, lda, xa, mbs, k0 / 32, kc / 32, b, acc + (b - b0) * 256, k0 == 0);
-        else multiply_rows<3>(g, ahi, alo, lda, xa, mbs, k0 / 32, kc / 32, b, acc + (b - b0) * 256, k0 == 0);
+        if (bf16) multiply_rows<2>(g, ahi, alo, lda, xa, mbs, nkc, k0 / 32, kc / 32, b, acc + (b - b0) * 256, k0 == 0);
+        else multiply_rows<3>(g, ahi, alo, lda, xa, mbs, nkc, k0 / 32, kc / 32, b, acc + (b - b0) * 256, k0 == 0);
       }
     }
   }
@@ -304,7 +305,7 @@ void amx_gemm_tile(const uint16_t* xa, int64_t M, int64_t m0, int64_t m1, int64_
 #ifdef LLADA_AG_X86
   if (!amx_gemm_format(wdt)) throw std::logic_error("amx_gemm: not a bf16 or quantized matrix");
   if (wdt != DType::BF16 && K % quant_format(wdt).block) throw std::logic_error("amx_gemm: K is not a block multiple");
-  if (m0 % 16) throw std::logic_error("amx_gemm: rows not on a block of 16");
+  if (m0 % 64) throw std::logic_error("amx_gemm: rows not on a group of 4 row blocks");
   if (m0 >= m1 || n0 >= n1) return;
   gemm(xa, M, m0, m1, n0, n1, K, W, wdt, ldw, Y, ldy, accumulate);
 #else

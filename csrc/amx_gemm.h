@@ -40,7 +40,7 @@ void set_amx_gemm_rows(int64_t bf16_rows, int64_t quant_rows);
 
 // Y[m0:m1, n0:n1] (+)= X[m0:m1] · W[n0:n1]^T. xa: X packed by bf16_amx_pack (all M rows); W [N, K]
 // in wdt (bf16: ldw elements per row; quantized: its rows of blocks, ldw unused); m0 a multiple of
-// 16. Single-threaded (inside a parallel loop); only if bf16_amx_available().
+// 64 (bf16_amx_pair's groups of 4 row blocks), m1 too or M. Single-threaded (inside a parallel loop); only if bf16_amx_available().
 void amx_gemm_tile(const uint16_t* xa, int64_t M, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K,
                    const void* W, DType wdt, int64_t ldw, float* Y, int64_t ldy, bool accumulate);
 

@@ -156,17 +156,16 @@ struct TileConfig {
   uint8_t rows[16] = {};
 };
 
-// xa: for chunk c and row block b, hi at ((c * nmb + b) * 2) * 512 uint16, lo right after: a
-// chunk's row blocks side by side (amx_gemm.cpp reads every row block per chunk; b-major, 64+ rows
-// put them a multiple of 128 KB apart, into the same L2 sets).
+// xa: the pair of B tiles of row block b and chunk c at bf16_amx_pair (bf16dot.h): up to 64 rows
+// (the tiles below) simply chunk after chunk, each with its row blocks side by side.
 __attribute__((target(LLADA_TAMX))) void amx_pack(int64_t c0, int64_t c1, int64_t M, int64_t K, const float* X,
                                                   int64_t ldx, uint16_t* xa) {
-  const int64_t nmb = (M + 15) / 16;
+  const int64_t nmb = (M + 15) / 16, nkc = bf16_dot_kp(K) / 32;
   const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                           _mm512_set1_epi32(64));  // byte offset of pair r in the block
   for (int64_t b = 0; b < nmb; ++b)
     for (int64_t c = c0; c < c1; ++c) {
-      uint16_t* hi = xa + (c * nmb + b) * 2 * 512;
+      uint16_t* hi = xa + bf16_amx_pair(b, c, nmb, nkc) * 1024;
       uint16_t* lo = hi + 512;
       const int64_t k = c * 32;
       const __mmask16 ma = k + 16 <= K ? __mmask16(0xffff) : k < K ? __mmask16((1u << (K - k)) - 1) : __mmask16(0);

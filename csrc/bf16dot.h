@@ -15,6 +15,7 @@
 // f32 path (vdpbf16ps ~0.7x the throughput of two f32 FMAs per cycle on this CPU).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -42,9 +43,19 @@ size_t bf16_dot_bytes(int64_t M, int64_t K);
 int64_t bf16_dot_pack_parts(int64_t M, int64_t K, int threads);
 void bf16_dot_pack(int64_t part, int64_t parts, int64_t M, int64_t K, const float* X, int64_t ldx, void* buf);
 
-// The AMX layout alone, whatever path is picked (amx_gemm.h uses it for many rows): B tiles of the
-// hi and lo terms, for chunk c (32 values) and row block b (16 rows) at ((c * nmb + b) * 2) * 512
-// uint16 (nmb = row blocks), lo right after hi. Only if bf16_amx_available().
+// The AMX layout alone, whatever path is picked (amx_gemm.h uses it for many rows): the B tiles of
+// the hi and lo terms of row block b (16 rows) and chunk c (32 values), 1024 uint16 per pair (hi,
+// then lo), in the order the kernels read them: by spans of 16 chunks (512 values), in a span by
+// groups of 4 row blocks, in a group chunk after chunk, each with the group's row blocks side by
+// side. So a group's span (128 KB) is one sequential read for the prefetchers (row-block-major
+// put 64+ rows' tiles a multiple of 128 KB apart, into the same L2 sets; chunk-major, 256 rows
+// jumped 32 KB per chunk); up to 64 rows it is simply chunk after chunk. Only if
+// bf16_amx_available().
+inline int64_t bf16_amx_pair(int64_t b, int64_t c, int64_t nmb, int64_t nkc) {
+  const int64_t span = c / 16, steps = std::min<int64_t>(16, nkc - 16 * span), g = b / 4;
+  const int64_t group = std::min<int64_t>(4, nmb - 4 * g);
+  return span * 16 * nmb + 4 * g * steps + (c % 16) * group + b % 4;
+}
 bool bf16_amx_available();
 bool bf16_amx_on();  // available and picked (bf16_isa() "amx")
 size_t bf16_amx_bytes(int64_t M, int64_t K);

@@ -227,7 +227,8 @@ void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, cons
   if (n_panels < 2 * threads && !(bf16_dot && bf16_dot_whole_rows()))
     m_blocks = std::min<int64_t>((2 * threads + n_panels - 1) / n_panels, std::max<int64_t>(1, M / 32));
   int64_t mb = (M + m_blocks - 1) / m_blocks;
-  if (xq != nullptr || xa != nullptr || xg != nullptr) mb = (mb + 15) / 16 * 16;  // whole row groups of the quantized kernels (8 or 16 rows)
+  if (xq != nullptr || xa != nullptr) mb = (mb + 15) / 16 * 16;  // whole row groups of the quantized kernels (8 or 16 rows)
+  if (xg != nullptr) mb = (mb + 63) / 64 * 64;  // whole groups of 4 row blocks (bf16_amx_pair's layout)
   const Panel* pl = panels.data();
 
   pool.run(n_panels * m_blocks, [&](int64_t task, int) {
