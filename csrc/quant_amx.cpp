@@ -333,10 +333,15 @@ __attribute__((target(LLADA_TQAMX))) void amx_tile(const AmxRows& xa, int64_t m0
     for (int64_t k0 = 0; k0 < K; k0 += kKC) {
       const int64_t kc = std::min<int64_t>(kKC, K - k0);
       // The next chunk's bytes are asked for before this one is read, so they arrive while this
-      // one is multiplied (16 cores reading otherwise wait on DRAM with nothing to overlap).
-      if (k0 + kKC < K) {
+      // one is multiplied (16 cores reading otherwise wait on DRAM with nothing to overlap). Not
+      // for Q8_0, whose A tiles are loaded where the map has them: the rows' streams are the
+      // hardware prefetchers' to follow, and this burst of 272 lines per chunk held them up (16-core
+      // device, 12288 x 4096, 8 rows: 0.54-0.58 ms without, 0.68-0.70 with; on a second machine
+      // level, and the 8B-shaped cached step of 8 rows 1.08-1.10x of bf16 against 1.04x; the other
+      // formats, unpacked row by row first, were level within 5%: tests/bench/RESULTS_quant.md).
+      if (wdt != DType::Q8_0 && k0 + kKC < K) {
         prefetch_chunk(wdt, W, rbytes, n, nr, k0 + kKC, std::min<int64_t>(kKC, K - k0 - kKC));
-      } else if (n + 16 < n1) {
+      } else if (wdt != DType::Q8_0 && n + 16 < n1) {
         prefetch_chunk(wdt, W, rbytes, n + 16, int(std::min<int64_t>(16, n1 - n - 16)), 0, std::min<int64_t>(kKC, K));
       }
       prepare(wdt, W, rbytes, n, nr, k0, kc, w);
