@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "amx_tiles.h"
 #include "bf16dot.h"
 #include "quant.h"
 
@@ -49,19 +50,6 @@ struct WChunk {
   alignas(64) uint16_t lo[16 * kLd];
 };
 
-struct TileConfig {
-  uint8_t palette = 1, start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
-__attribute__((target(LLADA_TAG), always_inline)) inline float f16_at(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
-
 // Block b (32 values) of a weight row as ggml dequantizes it: value = q * s - m, s0 the scale of
 // values 0-15 and s1 of 16-31 (different only in Q6_K), m Q4_K's minimum.
 struct Block {
@@ -74,12 +62,12 @@ __attribute__((target(LLADA_TAG), always_inline)) inline Block block_at(DType dt
   switch (dt) {
     case DType::Q8_0: {
       const uint8_t* p = row + b * 34;
-      const float d = f16_at(p);
+      const float d = f16c_at(p);
       return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2)), d, d, 0.0f};
     }
     case DType::Q4_0: {  // low nibbles = values 0..15, high = 16..31, minus 8
       const uint8_t* p = row + b * 18;
-      const float d = f16_at(p);
+      const float d = f16c_at(p);
       const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2));
       const __m128i m4 = _mm_set1_epi8(0x0F);
       const __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m4), _mm_and_si128(v, m4));
@@ -92,8 +80,8 @@ __attribute__((target(LLADA_TAG), always_inline)) inline Block block_at(DType dt
       scale_min_k4(j, p + 4, sc, mn);
       const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 16 + 32 * (j / 2)));
       const __m256i q = j % 2 ? _mm256_and_si256(_mm256_srli_epi16(v, 4), M4) : _mm256_and_si256(v, M4);
-      const float s = f16_at(p) * float(sc);
-      return {q, s, s, f16_at(p + 2) * float(mn)};
+      const float s = f16c_at(p) * float(sc);
+      return {q, s, s, f16c_at(p + 2) * float(mn)};
     }
     case DType::Q6_K: {  // half h of a super-block (128 values), quarter u of it: 4 bits of ql + 2 of qh
       const uint8_t* p = row + (b / 8) * 210;
@@ -109,7 +97,7 @@ __attribute__((target(LLADA_TAG), always_inline)) inline Block block_at(DType dt
                                    : _mm256_srli_epi16(hb, 2);
       const __m256i q = _mm256_sub_epi8(_mm256_or_si256(low, _mm256_and_si256(top, M30)), _mm256_set1_epi8(32));
       const int8_t* sc = reinterpret_cast<const int8_t*>(p + 192 + 8 * h);
-      const float d = f16_at(p + 208);
+      const float d = f16c_at(p + 208);
       return {q, d * float(sc[2 * u]), d * float(sc[2 * u + 1]), 0.0f};
     }
     default: throw std::logic_error("amx_gemm: not a quantized dtype");
@@ -166,7 +154,7 @@ void prefetch_rows(const uint8_t* p, int64_t stride, int nr, int64_t len) {
 // Tiles: 0-3 = C (16 weight rows x 16 rows of X, f32), 4 = A (the weights' hi term), 5 = A (lo:
 // quantized weights only), 6, 7 = B (X's hi, lo for a block of 16 rows).
 __attribute__((target(LLADA_TAG))) void load_config() {
-  TileConfig cfg;
+  AmxTileConfig cfg;
   for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = 16;
   _tile_loadconfig(&cfg);
 }

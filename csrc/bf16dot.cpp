@@ -4,6 +4,8 @@
 #include <cstring>
 #include <vector>
 
+#include "amx_tiles.h"
+
 #if defined(__x86_64__)
 #define LLADA_BF16_X86 1
 #include <cpuid.h>
@@ -11,10 +13,6 @@
 // GCC 12's own AVX-512 intrinsics read an "undefined" register they declare: a false warning.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
-#ifdef __linux__
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
 #endif
 
 namespace llada {
@@ -40,8 +38,7 @@ bool cpu_has_amx() {
   const bool amx = (d >> 22 & 1) && (d >> 24 & 1);  // AMX-BF16, AMX-TILE
   const bool bf16 = __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 5 & 1);  // AVX512-BF16
   if (!amx || !bf16 || !cpu_has_avx512()) return false;
-  static const bool permitted = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
-  return permitted;
+  return amx_tile_data_permitted();
 #else
   return false;
 #endif
@@ -149,13 +146,6 @@ __attribute__((target(LLADA_TBF))) void pack_rows(int64_t m0, int64_t m1, int64_
 // row block and chunk of 32), C[n][m] f32: one tile per block of 16 rows (M <= 64: tiles 0-3).
 #define LLADA_TAMX "amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16"
 
-struct TileConfig {
-  uint8_t palette = 1, start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 // xa: the pair of B tiles of row block b and chunk c at bf16_amx_pair (bf16dot.h): up to 64 rows
 // (the tiles below) simply chunk after chunk, each with its row blocks side by side.
 __attribute__((target(LLADA_TAMX))) void amx_pack(int64_t c0, int64_t c1, int64_t M, int64_t K, const float* X,
@@ -207,7 +197,7 @@ __attribute__((target(LLADA_TAMX))) void amx_pack(int64_t c0, int64_t c1, int64_
 template <int NMB>
 __attribute__((target(LLADA_TAMX))) void amx_tile(const uint16_t* xa, int64_t M, int64_t n0, int64_t n1, int64_t K,
                                                   const uint16_t* W, int64_t ldw, float* Y, int64_t ldy, bool acc) {
-  TileConfig cfg;
+  AmxTileConfig cfg;
   for (int t = 0; t < 8; ++t) {
     cfg.colsb[t] = 64;
     cfg.rows[t] = 16;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "amx_tiles.h"
 #include "quant.h"
 
 #if defined(__x86_64__)
@@ -15,10 +16,6 @@
 // GCC 12's own AVX-512 intrinsics read an "undefined" register they declare: a false warning.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
-#ifdef __linux__
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
 #endif
 
 namespace llada {
@@ -34,8 +31,7 @@ bool quant_amx_available() {
                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
                         __builtin_cpu_supports("f16c");
     if (!amx || !avx512) return false;
-    // The kernel hands out the tile data state only on request (once per process).
-    return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
+    return amx_tile_data_permitted();
   }();
   return ok;
 #else
@@ -61,13 +57,6 @@ namespace {
 constexpr float kXMax = 32639.0f;  // 256 x 127 + 127: h = (X + 128) >> 8 and l = X - 256 h stay int8
 constexpr int kKC = 1024;          // weight columns per chunk (16 rows x 1024 int8 = 16 KB, L1)
 constexpr int kBlocks = kKC / 32;
-
-struct TileConfig {
-  uint8_t palette = 1, start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
 
 // One row's block of 32 values -> 32 X (int32), its scale d and d * sum X.
 __attribute__((target(LLADA_TQAMX), always_inline)) inline void quantize_block(const float* x, __m512i& x0, __m512i& x1,
@@ -135,12 +124,6 @@ struct WChunk {
   int64_t lda = 0, step = 0;  // bytes between A rows, between blocks
 };
 
-__attribute__((target(LLADA_TQAMX), always_inline)) inline float f16_at(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
-
 __attribute__((target(LLADA_TQAMX))) void prepare(DType dt, const uint8_t* W, int64_t rbytes, int64_t n, int nr,
                                                 int64_t k0, int64_t kc, WChunk& w) {
   const int64_t nbk = kc / 32;
@@ -170,14 +153,14 @@ __attribute__((target(LLADA_TQAMX))) void prepare(DType dt, const uint8_t* W, in
       case DType::Q8_0:
         for (int64_t j = 0; j < nbk; ++j) {
           const uint8_t* p = row + (k0 / 32 + j) * 34;
-          w.s[16 * j + r] = f16_at(p);
+          w.s[16 * j + r] = f16c_at(p);
           std::memcpy(q + 32 * j, p + 2, 32);
         }
         break;
       case DType::Q4_0:
         for (int64_t j = 0; j < nbk; ++j) {  // low nibbles = values 0..15, high = 16..31, minus 8
           const uint8_t* p = row + (k0 / 32 + j) * 18;
-          w.s[16 * j + r] = f16_at(p);
+          w.s[16 * j + r] = f16c_at(p);
           const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2));
           _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 32 * j), _mm_sub_epi8(_mm_and_si128(v, m4), e8));
           _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 32 * j + 16),
@@ -187,7 +170,7 @@ __attribute__((target(LLADA_TQAMX))) void prepare(DType dt, const uint8_t* W, in
       case DType::Q4_K:
         for (int64_t sb = 0; sb < kc / 256; ++sb) {  // 4 x 64 values: low nibbles (sub-block 2i), high (2i + 1)
           const uint8_t* p = row + (k0 / 256 + sb) * 144;
-          const float d = f16_at(p), dmin = f16_at(p + 2);
+          const float d = f16c_at(p), dmin = f16c_at(p + 2);
           for (int i = 0; i < 4; ++i) {
             int sc1, m1, sc2, m2;
             scale_min_k4(2 * i, p + 4, sc1, m1);
@@ -210,7 +193,7 @@ __attribute__((target(LLADA_TQAMX))) void prepare(DType dt, const uint8_t* W, in
 // Tiles: 0, 1, 6, 7 = C (16 weight rows x 16 columns, int32), 2, 5 = A (16 weight rows x 32 int8),
 // 3, 4 = B (8 x 64 int8): four blocks in flight.
 __attribute__((target(LLADA_TQAMX))) void load_config() {
-  TileConfig cfg;
+  AmxTileConfig cfg;
   for (int t : {0, 1, 6, 7}) cfg.colsb[t] = 64, cfg.rows[t] = 16;
   for (int t : {2, 5}) cfg.colsb[t] = 32, cfg.rows[t] = 16;
   for (int t : {3, 4}) cfg.colsb[t] = 64, cfg.rows[t] = 8;
