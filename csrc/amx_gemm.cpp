@@ -27,7 +27,7 @@ int64_t g_bf16_rows = 65;
 int64_t g_quant_rows = 128;
 }  // namespace
 
-int64_t amx_gemm_rows(DType dt) { return dt == DType::BF16 ? g_bf16_rows : g_quant_rows; }
+int64_t amx_gemm_rows(DType dt) { return is_quant(dt) ? g_quant_rows : g_bf16_rows; }
 void set_amx_gemm_rows(int64_t bf16_rows, int64_t quant_rows) {
   g_bf16_rows = bf16_rows;
   g_quant_rows = quant_rows;
@@ -104,13 +104,25 @@ __attribute__((target(LLADA_TAG), always_inline)) inline Block block_at(DType dt
   }
 }
 
+// 32 f32 values (a: the first 16, b: the rest) as two bf16 terms: hi = the truncation, lo = the
+// rest rounded (hi + lo to ~2^-16).
+__attribute__((target(LLADA_TAG), always_inline)) inline void store_terms(__m512 a, __m512 b, uint16_t* hi,
+                                                                        uint16_t* lo) {
+  const __m512i top = _mm512_set1_epi32(int(0xFFFF0000u));
+  // the top halves of 2 x 16 f32: their bf16 truncation
+  const __m512i odd = _mm512_setr_epi32(0x00030001, 0x00070005, 0x000B0009, 0x000F000D, 0x00130011, 0x00170015,
+                                        0x001B0019, 0x001F001D, 0x00230021, 0x00270025, 0x002B0029, 0x002F002D,
+                                        0x00330031, 0x00370035, 0x003B0039, 0x003F003D);
+  const __m512i ai = _mm512_castps_si512(a), bi = _mm512_castps_si512(b);
+  const __m512 la = _mm512_sub_ps(a, _mm512_castsi512_ps(_mm512_and_si512(ai, top)));  // exact
+  const __m512 lb = _mm512_sub_ps(b, _mm512_castsi512_ps(_mm512_and_si512(bi, top)));
+  _mm512_store_si512(hi, _mm512_permutex2var_epi16(ai, odd, bi));
+  _mm512_store_si512(lo, (__m512i)_mm512_cvtne2ps_pbh(lb, la));
+}
+
 // Rows [0, nr) of the tile, values [k0, k0 + kc), as hi and lo bf16 terms; rows nr..15 zero.
 __attribute__((target(LLADA_TAG))) void dequantize_chunk(DType dt, const uint8_t* W, int64_t rbytes, int64_t n, int nr,
                                                        int64_t k0, int64_t kc, WChunk& w) {
-  const __m512i top = _mm512_set1_epi32(int(0xFFFF0000u));
-  alignas(64) static const uint16_t odd_idx[32] = {1,  3,  5,  7,  9,  11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31,
-                                                   33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57, 59, 61, 63};
-  const __m512i odd = _mm512_load_si512(odd_idx);  // the top halves of 2 x 16 f32: their bf16 truncation
   for (int r = 0; r < 16; ++r) {
     uint16_t* hi = w.hi + r * kLd;
     uint16_t* lo = w.lo + r * kLd;
@@ -127,11 +139,31 @@ __attribute__((target(LLADA_TAG))) void dequantize_chunk(DType dt, const uint8_t
                                        _mm512_set1_ps(bl.s0), m);
       const __m512 b = _mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(bl.q, 1))),
                                        _mm512_set1_ps(bl.s1), m);
-      const __m512i ai = _mm512_castps_si512(a), bi = _mm512_castps_si512(b);
-      const __m512 la = _mm512_sub_ps(a, _mm512_castsi512_ps(_mm512_and_si512(ai, top)));  // exact
-      const __m512 lb = _mm512_sub_ps(b, _mm512_castsi512_ps(_mm512_and_si512(bi, top)));
-      _mm512_store_si512(hi + 32 * i, _mm512_permutex2var_epi16(ai, odd, bi));
-      _mm512_store_si512(lo + 32 * i, (__m512i)_mm512_cvtne2ps_pbh(lb, la));
+      store_terms(a, b, hi + 32 * i, lo + 32 * i);
+    }
+  }
+}
+
+// f16 weight rows [0, nr) of the tile (ldw elements apart), values [k0, k0 + kc) (past K: zeros),
+// as hi and lo bf16 terms (an f16 has 11 significant bits: one bf16 term holds 8); rows nr..15 zero.
+__attribute__((target(LLADA_TAG))) void f16_chunk(const uint16_t* W, int64_t ldw, int64_t K, int64_t n, int nr,
+                                                int64_t k0, int64_t kc, WChunk& w) {
+  for (int r = 0; r < 16; ++r) {
+    uint16_t* hi = w.hi + r * kLd;
+    uint16_t* lo = w.lo + r * kLd;
+    if (r >= nr) {
+      std::memset(hi, 0, size_t(kc) * 2);
+      std::memset(lo, 0, size_t(kc) * 2);
+      continue;
+    }
+    const uint16_t* row = W + (n + r) * ldw;
+    for (int64_t i = 0; i < kc / 32; ++i) {
+      const int64_t k = k0 + 32 * i;
+      const __mmask16 ma = k + 16 <= K ? __mmask16(0xffff) : k < K ? __mmask16((1u << (K - k)) - 1) : __mmask16(0);
+      const __mmask16 mb = k + 32 <= K ? __mmask16(0xffff) : k + 16 < K ? __mmask16((1u << (K - k - 16)) - 1) : __mmask16(0);
+      const __m512 a = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(ma, row + k));
+      const __m512 b = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mb, row + k + 16));
+      store_terms(a, b, hi + 32 * i, lo + 32 * i);
     }
   }
 }
@@ -227,11 +259,11 @@ __attribute__((target(LLADA_TAG))) void gemm(const uint16_t* xa, int64_t M, int6
   const int64_t b0 = m0 / 16, b1 = std::min((m1 + 15) / 16, mbs), nmb = b1 - b0;
   const int64_t tiles = (n1 - n0 + 15) / 16;
   if (int64_t(T.size()) < tiles * nmb * 256) T.resize(size_t(tiles * nmb * 256));
-  const bool bf16 = wdt == DType::BF16;
+  const bool bf16 = wdt == DType::BF16, f16 = wdt == DType::F16;
   const uint8_t* Wq = static_cast<const uint8_t*>(Wv);
   const uint16_t* Wb = static_cast<const uint16_t*>(Wv);
-  const int64_t rbytes = bf16 ? ldw * 2 : quant_row_bytes(wdt, K);
-  const QuantFormat qf = bf16 ? QuantFormat{32, 64} : quant_format(wdt);
+  const int64_t rbytes = bf16 || f16 ? ldw * 2 : quant_row_bytes(wdt, K);
+  const QuantFormat qf = bf16 || f16 ? QuantFormat{32, 64} : quant_format(wdt);
   for (int64_t k0 = 0; k0 < kp; k0 += kKC) {
     const int64_t kc = std::min<int64_t>(kKC, kp - k0);
     for (int64_t t = 0; t < tiles; ++t) {
@@ -247,7 +279,10 @@ __attribute__((target(LLADA_TAG))) void gemm(const uint16_t* xa, int64_t M, int6
       }
       const uint16_t *ahi, *alo = w.lo;
       int64_t lda = kLd;
-      if (!bf16) {
+      if (f16) {
+        f16_chunk(Wb, ldw, K, n, nr, k0, kc, w);
+        ahi = w.hi;
+      } else if (!bf16) {
         dequantize_chunk(wdt, Wq, rbytes, n, nr, k0, kc, w);
         ahi = w.hi;
       } else if (nr == 16 && k0 + kc <= K) {  // the weights where they are
@@ -291,8 +326,8 @@ __attribute__((target(LLADA_TAG))) void gemm(const uint16_t* xa, int64_t M, int6
 void amx_gemm_tile(const uint16_t* xa, int64_t M, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K,
                    const void* W, DType wdt, int64_t ldw, float* Y, int64_t ldy, bool accumulate) {
 #ifdef LLADA_AG_X86
-  if (!amx_gemm_format(wdt)) throw std::logic_error("amx_gemm: not a bf16 or quantized matrix");
-  if (wdt != DType::BF16 && K % quant_format(wdt).block) throw std::logic_error("amx_gemm: K is not a block multiple");
+  if (!amx_gemm_format(wdt)) throw std::logic_error("amx_gemm: not a bf16, f16 or quantized matrix");
+  if (is_quant(wdt) && K % quant_format(wdt).block) throw std::logic_error("amx_gemm: K is not a block multiple");
   if (m0 % 64) throw std::logic_error("amx_gemm: rows not on a group of 4 row blocks");
   if (m0 >= m1 || n0 >= n1) return;
   gemm(xa, M, m0, m1, n0, n1, K, W, wdt, ldw, Y, ldy, accumulate);

@@ -1,5 +1,5 @@
 // Products of many activation rows (full passes: the prompt and the canvas, 64 rows and more) on
-// AMX-BF16 tiles, for bf16 weights and the quantized formats (Q8_0, Q4_0, Q4_K, Q6_K).
+// AMX-BF16 tiles, for bf16 and f16 weights and the quantized formats (Q8_0, Q4_0, Q4_K, Q6_K).
 //
 // Why: a full pass is bound by arithmetic, not by reading weights. Before this, bf16 weights past
 // 64 rows went to BLAS sgemm (each panel converted to f32; ~1.1 TFLOP/s on the 16-core device) and
@@ -9,8 +9,8 @@
 // in the tile over a whole chunk of K, whatever the format's blocks.
 //
 // Accuracy: the activations as two bf16 terms (hi = bf16(x), lo = bf16(x - hi): bf16dot.h's AMX
-// packing), bf16 weights exact; quantized weights dequantized (ggml's order: q * scale - min, in
-// f32) per 16 rows x 512 values into two bf16 terms too (hi = the f32 truncated, lo = the rest
+// packing), bf16 weights exact; f16 and quantized weights (dequantized in ggml's order: q * scale -
+// min, in f32) converted per 16 rows x 512 values into two bf16 terms too (hi = the f32 truncated, lo = the rest
 // rounded), and three products per step (whi xhi + whi xlo + wlo xhi): each term to ~2^-16, so the
 // products stay within the f32 path's tolerance.
 //
@@ -28,18 +28,20 @@ namespace llada {
 
 // Weights it computes.
 inline bool amx_gemm_format(DType dt) {
-  return dt == DType::BF16 || dt == DType::Q8_0 || dt == DType::Q4_0 || dt == DType::Q4_K || dt == DType::Q6_K;
+  return dt == DType::BF16 || dt == DType::F16 || dt == DType::Q8_0 || dt == DType::Q4_0 || dt == DType::Q4_K ||
+         dt == DType::Q6_K;
 }
 
 // The fewest rows for which matmul.cpp takes this path (the CPU, OS and the picked ISA allowing:
-// bf16_isa() "amx" for bf16 weights, quant_isa() "amx" for quantized ones). Below it: bf16dot.h
-// (bf16, up to its 64 rows) and quant_amx.h (quantized: its per-row cost grows with the rows,
-// this one's dequantization does not). 0 = never (tests and benchmarks pin either path).
+// bf16_isa() "amx" for bf16 and f16 weights, quant_isa() "amx" for quantized ones). Below it:
+// bf16dot.h (bf16, up to its 64 rows) and quant_amx.h (quantized: its per-row cost grows with the
+// rows, this one's dequantization does not); f16 takes bf16's. 0 = never (tests and benchmarks pin
+// either path).
 int64_t amx_gemm_rows(DType dt);
 void set_amx_gemm_rows(int64_t bf16_rows, int64_t quant_rows);
 
 // Y[m0:m1, n0:n1] (+)= X[m0:m1] · W[n0:n1]^T. xa: X packed by bf16_amx_pack (all M rows); W [N, K]
-// in wdt (bf16: ldw elements per row; quantized: its rows of blocks, ldw unused); m0 a multiple of
+// in wdt (bf16, f16: ldw elements per row; quantized: its rows of blocks, ldw unused); m0 a multiple of
 // 64 (bf16_amx_pair's groups of 4 row blocks), m1 too or M. Single-threaded (inside a parallel loop); only if bf16_amx_available().
 void amx_gemm_tile(const uint16_t* xa, int64_t M, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K,
                    const void* W, DType wdt, int64_t ldw, float* Y, int64_t ldy, bool accumulate);

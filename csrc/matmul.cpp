@@ -151,7 +151,7 @@ void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, cons
   for (int o = 0; o < n_outs && amx_many; ++o) {
     const DType dt = outs[o].wdt;
     const int64_t rows = amx_gemm_rows(dt);
-    const bool picked = dt == DType::BF16 ? bf16_amx_on() : quant_amx_on();
+    const bool picked = is_quant(dt) ? quant_amx_on() : bf16_amx_on();
     amx_many = amx_gemm_format(dt) && picked && rows > 0 && M >= rows;
   }
   if (amx_many) bf16_dot = false;

@@ -1,4 +1,4 @@
-"""Products of many rows on AMX-BF16 tiles (csrc/amx_gemm.*): bf16 and quantized weights (Q8_0,
+"""Products of many rows on AMX-BF16 tiles (csrc/amx_gemm.*): bf16, f16 and quantized weights (Q8_0,
 Q4_0, Q4_K, Q6_K) against a float64 product of the same (dequantized) weights, odd shapes included
 (K not a multiple of 32 for bf16, N not a multiple of 16, rows not a multiple of 16, tasks split by
 rows), and the routing: which rows take the path, and that picking another ISA turns it off.
@@ -63,6 +63,19 @@ def test_bf16_against_float64(pinned: None, threads: int) -> None:
         for M in (1, 15, 16, 17, 64, 65, 100, 300):
             x = rng.standard_normal((M, K)).astype(np.float32)
             y = _engine.matmul(x, w, "bf16", "own", threads)
+            assert rel_err(y, x, wf) <= TOL, (M, N, K)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_f16_against_float64(pinned: None, threads: int) -> None:
+    """f16 weights (11 significant bits) converted to two bf16 terms per chunk."""
+    rng = np.random.default_rng(5 + threads)
+    for N, K in [(17, 31), (40, 544), (100, 1030)]:
+        w = rng.standard_normal((N, K)).astype(np.float16)
+        wf = w.astype(np.float64)
+        for M in (1, 16, 65, 130):
+            x = rng.standard_normal((M, K)).astype(np.float32)
+            y = _engine.matmul(x, w.view(np.uint16), "f16", "own", threads)
             assert rel_err(y, x, wf) <= TOL, (M, N, K)
 
 
