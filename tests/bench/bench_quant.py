@@ -23,7 +23,7 @@ Ratios are speed-ups (time of bf16 or f32 / time of the format: > 1 is faster) a
 (peak of the format / peak of bf16). Q6_K alone is not timed (`--formats` takes q6_k and q4_k_m too).
 
 A format may name a kernel variant after an @ (kernel_variants.py: an ISA of the quantized kernels,
-`q8_0@avx512vnni`, or `nogemm`, `bf16@nogemm`: the many-row AMX-BF16 path off): the same file
+`q8_0@avx512vnni`; `nogemm`, `bf16@nogemm`: the many-row AMX-BF16 path off; `noamx`: no AMX at all): the same file
 through a second engine, the variant set before each of its runs, so two kernels are timed side by
 side in one process; without an @ the CPU's best is used.
 

@@ -78,8 +78,8 @@ def main() -> None:
         w = np.random.default_rng(0).standard_normal((N, K)).astype(np.float32)
         ws = {n: v for n, v in weights(w).items() if not wanted or n in wanted or n in ("bf16", "f32")}
         # a quantized format once per variant ("q8_0@amx"); f32 does not depend on it, bf16 only
-        # on nogemm (the many-row AMX path off)
-        bf16_runs = [best] + [kernel_variants.NO_GEMM] * (kernel_variants.NO_GEMM in isas)
+        # on nogemm (the many-row AMX path off) and noamx
+        bf16_runs = [best] + [v for v in (kernel_variants.NO_GEMM, kernel_variants.NO_AMX) if v in isas]
         runs = [(n, i) for n in ws for i in (isas if n.startswith("q") else bf16_runs if n == "bf16" else [best])]
         for rows in rows_list:
             x = np.random.default_rng(rows).standard_normal((rows, K)).astype(np.float32)
