@@ -120,17 +120,21 @@ __attribute__((target(LLADA_TAG), always_inline)) inline void store_terms(__m512
   _mm512_store_si512(lo, (__m512i)_mm512_cvtne2ps_pbh(lb, la));
 }
 
+// Rows nr..15 of a chunk (past a panel's last weight row): zero terms.
+void zero_rows(int nr, int64_t kc, WChunk& w) {
+  for (int r = nr; r < 16; ++r) {
+    std::memset(w.hi + r * kLd, 0, size_t(kc) * 2);
+    std::memset(w.lo + r * kLd, 0, size_t(kc) * 2);
+  }
+}
+
 // Rows [0, nr) of the tile, values [k0, k0 + kc), as hi and lo bf16 terms; rows nr..15 zero.
 __attribute__((target(LLADA_TAG))) void dequantize_chunk(DType dt, const uint8_t* W, int64_t rbytes, int64_t n, int nr,
                                                        int64_t k0, int64_t kc, WChunk& w) {
-  for (int r = 0; r < 16; ++r) {
+  zero_rows(nr, kc, w);
+  for (int r = 0; r < nr; ++r) {
     uint16_t* hi = w.hi + r * kLd;
     uint16_t* lo = w.lo + r * kLd;
-    if (r >= nr) {
-      std::memset(hi, 0, size_t(kc) * 2);
-      std::memset(lo, 0, size_t(kc) * 2);
-      continue;
-    }
     const uint8_t* row = W + (n + r) * rbytes;
     for (int64_t i = 0; i < kc / 32; ++i) {
       const Block bl = block_at(dt, row, k0 / 32 + i);
@@ -148,14 +152,10 @@ __attribute__((target(LLADA_TAG))) void dequantize_chunk(DType dt, const uint8_t
 // as hi and lo bf16 terms (an f16 has 11 significant bits: one bf16 term holds 8); rows nr..15 zero.
 __attribute__((target(LLADA_TAG))) void f16_chunk(const uint16_t* W, int64_t ldw, int64_t K, int64_t n, int nr,
                                                 int64_t k0, int64_t kc, WChunk& w) {
-  for (int r = 0; r < 16; ++r) {
+  zero_rows(nr, kc, w);
+  for (int r = 0; r < nr; ++r) {
     uint16_t* hi = w.hi + r * kLd;
     uint16_t* lo = w.lo + r * kLd;
-    if (r >= nr) {
-      std::memset(hi, 0, size_t(kc) * 2);
-      std::memset(lo, 0, size_t(kc) * 2);
-      continue;
-    }
     const uint16_t* row = W + (n + r) * ldw;
     for (int64_t i = 0; i < kc / 32; ++i) {
       const int64_t k = k0 + 32 * i;
