@@ -367,7 +367,7 @@ PYBIND11_MODULE(_engine, m) {
         "dlopen an OpenBLAS library; returns '' on success, else the reason");
   m.def("blas_available", &blas::available);
   m.def("dequantize", &dequantize_array, py::arg("w"), py::arg("dtype"));
-  m.def("quant_isa", &quant_isa, "instruction set of the quantized kernels: amx (Q8_0, Q4_0, Q4_K on AMX-INT8 tiles, Q6_K on avx512vnni), avx512vnni, avx2 or scalar");
+  m.def("quant_isa", &quant_isa, "instruction set of the quantized kernels: amx (Q8_0, Q4_0, Q4_K on AMX-INT8 tiles, Q6_K on avx512vnni), avx512vnni, avxvnni, avx2 or scalar");
   m.def("set_quant_isa", &set_quant_isa, py::arg("name"), "use a narrower one (tests); False if unavailable");
   m.def("bf16_isa", &bf16_isa, "bf16 products of <= 64 rows: amx, avx512 or f32 (weights converted)");
   m.def("set_bf16_isa", &set_bf16_isa, py::arg("name"), "pick amx, avx512 or f32 (tests); False if unavailable");

@@ -168,10 +168,10 @@ void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, cons
   // Tasks: panels of W rows (so each weight byte is read once per call) and, when there are too
   // few panels to keep every thread busy, blocks of X rows. One panel width for all outputs.
   const DType wdt = outs[0].wdt;
-  // Quantized weights: X quantized once per call (per block of 32), shared by every task: as int8
-  // tiles for the AMX formats (quant_amx.h), as int16 pairs for the others (quant.h); a fused
-  // product of mixed formats (Q4_K_M's Q4_K and Q6_K) gets both.
-  const QuantizedRows* xq = nullptr;
+  // Quantized weights: X quantized once per call, shared by every task: as int8 tiles for the AMX
+  // formats (quant_amx.h), as int16 pairs for the others (quant.h: per 32 values, Q4_K's per 128);
+  // a fused product of mixed formats (Q4_K_M's Q4_K and Q6_K) gets each it needs.
+  const QuantizedRows* xq[2] = {nullptr, nullptr};  // [quant_xblock == 128]
   const AmxRows* xa = nullptr;
   const bool amx = quant_amx_on();
   for (int o = 0; o < n_outs && !amx_many; ++o) {
@@ -180,8 +180,8 @@ void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, cons
     if (K % quant_format(dt).block) throw std::invalid_argument("quantized weights: K is not a block multiple");
     if (amx && quant_amx_format(dt)) {
       if (xa == nullptr) xa = &quantize_rows_amx(pool, M, K, X, ldx);
-    } else if (xq == nullptr) {
-      xq = &quantize_rows(pool, M, K, X, ldx);
+    } else if (const int xb = quant_xblock(dt); xq[xb == 128] == nullptr) {
+      xq[xb == 128] = &quantize_rows(pool, M, K, X, ldx, xb);
     }
   }
   const uint16_t* xg = nullptr;  // amx_many: X as bf16dot.h's AMX B tiles, shared by every task
@@ -225,7 +225,7 @@ void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, cons
   if (n_panels < 2 * threads && !(bf16_dot && bf16_dot_whole_rows()))
     m_blocks = std::min<int64_t>((2 * threads + n_panels - 1) / n_panels, std::max<int64_t>(1, M / 32));
   int64_t mb = (M + m_blocks - 1) / m_blocks;
-  if (xq != nullptr || xa != nullptr) mb = (mb + 15) / 16 * 16;  // whole row groups of the quantized kernels (8 or 16 rows)
+  if (xq[0] != nullptr || xq[1] != nullptr || xa != nullptr) mb = (mb + 15) / 16 * 16;  // whole row groups of the quantized kernels (8 or 16 rows)
   if (xg != nullptr) mb = (mb + 63) / 64 * 64;  // whole groups of 4 row blocks (bf16_amx_pair's layout)
   const Panel* pl = panels.data();
 
@@ -243,7 +243,7 @@ void matmul_wt_multi(ThreadPool& pool, Kernel kernel, int64_t M, int64_t K, cons
       if (xa != nullptr && quant_amx_format(out.wdt))
         quant_amx_tile(*xa, m0, m1, n0, n1, K, out.W, out.wdt, out.Y, out.ldy, accumulate);
       else
-        quant_tile(*xq, m0, m1, n0, n1, K, out.W, out.wdt, out.Y, out.ldy, accumulate);
+        quant_tile(*xq[quant_xblock(out.wdt) == 128], m0, m1, n0, n1, K, out.W, out.wdt, out.Y, out.ldy, accumulate);
       return;
     }
     if (xb != nullptr && out.wdt == DType::BF16) {

@@ -128,16 +128,17 @@ void unpack_row(DType dt, const uint8_t* row, int64_t K, Unpacked& u) {
 }
 
 // ---- products -------------------------------------------------------------------------------
-// A tile of kNC weight rows unpacked over kKC columns: int16 values, an f32 scale per block of 32
-// (value = s * q, Q6_K's int8 sub-block scales folded into q) and Q4_K's minimum per block
-// (value = s * q - m).
+// A tile of kNC weight rows unpacked over kKC columns: int16 values and an f32 scale per block of
+// 32 (value = s * q, Q6_K's int8 sub-block scales folded into q); Q4_K's 6-bit sub-block scales
+// folded into q too, so its s is one per 128 values (quant_xblock: s[i] for values 128 i ..), and
+// its minimum per block of 32 (value = s * q - m).
 constexpr int kKC = 1024;  // columns per unpacked chunk (a multiple of 256)
 constexpr int kNC = 8;     // weight rows per tile
 constexpr float kQMax = 16383.0f;  // |x q| <= 2^14 - 1: Q6_K's folded |q| <= 4096 x 32 values fit int32
 
 struct WTile {
   alignas(64) int16_t q[kNC * kKC];
-  float s[kNC * (kKC / 32)];
+  float s[kNC * (kKC / 32)];  // row c's scales from s[c * (kKC / 32)]
   float m[kNC * (kKC / 32)];
 };
 
@@ -168,18 +169,17 @@ void unpack_scalar(DType dt, const uint8_t* row, int64_t k0, int64_t kc, int16_t
         const uint8_t* p = row + (k0 / 256 + sb) * 144;
         const float d = f16_at(p), dmin = f16_at(p + 2);
         const uint8_t* qs = p + 16;
+        uint8_t sc[8], m8[8];
+        scales_mins_k4(p + 4, sc, m8);
         for (int j = 0; j < 4; ++j) {
-          int sc1, m1, sc2, m2;
-          scale_min_k4(2 * j, p + 4, sc1, m1);
-          scale_min_k4(2 * j + 1, p + 4, sc2, m2);
           const int64_t base = 256 * sb + 64 * j;
           for (int l = 0; l < 32; ++l) {
-            q[base + l] = int16_t(qs[32 * j + l] & 0xF);
-            q[base + 32 + l] = int16_t(qs[32 * j + l] >> 4);
+            q[base + l] = int16_t((qs[32 * j + l] & 0xF) * sc[2 * j]);
+            q[base + 32 + l] = int16_t((qs[32 * j + l] >> 4) * sc[2 * j + 1]);
           }
-          s[base / 32] = d * float(sc1), mn[base / 32] = dmin * float(m1);
-          s[base / 32 + 1] = d * float(sc2), mn[base / 32 + 1] = dmin * float(m2);
         }
+        for (int b = 0; b < 8; ++b) mn[8 * sb + b] = dmin * float(m8[b]);
+        s[2 * sb] = s[2 * sb + 1] = d;
       }
       break;
     case DType::Q6_K:
@@ -207,25 +207,28 @@ void unpack_scalar(DType dt, const uint8_t* row, int64_t k0, int64_t kc, int16_t
 }
 
 // One group of G rows packed with J pair slots (QuantizedRows): t[c * ldt + r] += the chunk's nb
-// blocks of row r . weight row c of the tile (c < kNC, r < G).
+// blocks of row r . weight row c of the tile (c < kNC, r < G). q4k: Q4_K's form (one scale per 4
+// blocks, the int32 sums run over them; minimums per block), else one scale per block.
 using GroupFn = void (*)(int G, int J, const int32_t* xp, const float* dx, const float* xs, int64_t nb,
-                         const WTile& w, bool has_min, float* t, int64_t ldt);
+                         const WTile& w, bool q4k, float* t, int64_t ldt);
 
 void group_scalar(int G, int J, const int32_t* xp, const float* dx, const float* xs, int64_t nb, const WTile& w,
-                  bool has_min, float* t, int64_t ldt) {
-  const int L = G * J;
+                  bool q4k, float* t, int64_t ldt) {
+  const int L = G * J, bs = q4k ? 4 : 1;  // blocks per scale
   for (int c = 0; c < kNC; ++c) {
     const int16_t* wq = w.q + c * kKC;
     for (int r = 0; r < G; ++r) {
       float acc = 0.0f;
-      for (int64_t b = 0; b < nb; ++b) {
+      for (int64_t b0 = 0; b0 < nb; b0 += bs) {
         int32_t s = 0;
-        for (int i = 0; i < 16; ++i) {  // pair i of the block
-          const uint32_t v = uint32_t(xp[(16 / J * b + i / J) * L + r * J + i % J]);
-          s += int32_t(int16_t(v & 0xFFFF)) * wq[32 * b + 2 * i] + int32_t(int16_t(v >> 16)) * wq[32 * b + 2 * i + 1];
-        }
-        acc += float(s) * (dx[b * L + r * J] * w.s[c * (kKC / 32) + b]);
-        if (has_min) acc -= xs[b * L + r * J] * w.m[c * (kKC / 32) + b];
+        for (int64_t b = b0; b < b0 + bs; ++b)
+          for (int i = 0; i < 16; ++i) {  // pair i of the block
+            const uint32_t v = uint32_t(xp[(16 / J * b + i / J) * L + r * J + i % J]);
+            s += int32_t(int16_t(v & 0xFFFF)) * wq[32 * b + 2 * i] + int32_t(int16_t(v >> 16)) * wq[32 * b + 2 * i + 1];
+          }
+        acc += float(s) * (dx[b0 / bs * L + r * J] * w.s[c * (kKC / 32) + b0 / bs]);
+        if (q4k)
+          for (int64_t b = b0; b < b0 + bs; ++b) acc -= xs[b * L + r * J] * w.m[c * (kKC / 32) + b];
       }
       t[c * ldt + r] += acc;
     }
@@ -234,6 +237,7 @@ void group_scalar(int G, int J, const int32_t* xp, const float* dx, const float*
 
 #ifdef LLADA_X86
 #define LLADA_T2 "avx2,fma,f16c"
+#define LLADA_TVNNI "avx2,fma,f16c,avxvnni"
 #define LLADA_T512 "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
 
 __attribute__((target(LLADA_T2), always_inline)) inline float f16c_at(const uint8_t* p) {
@@ -272,20 +276,21 @@ __attribute__((target(LLADA_T2))) void unpack_avx2(DType dt, const uint8_t* row,
       for (int64_t sb = 0; sb < kc / 256; ++sb) {
         const uint8_t* p = row + (k0 / 256 + sb) * 144;
         const float d = f16c_at(p), dmin = f16c_at(p + 2);
+        uint8_t sc[8], m8[8];
+        scales_mins_k4(p + 4, sc, m8);
         for (int j = 0; j < 4; ++j) {
-          int sc1, m1, sc2, m2;
-          scale_min_k4(2 * j, p + 4, sc1, m1);
-          scale_min_k4(2 * j + 1, p + 4, sc2, m2);
           const int64_t base = 256 * sb + 64 * j;
           const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 16 + 32 * j));
           const __m256i lo = _mm256_and_si256(v, M4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), M4);
-          st(q + base, _mm256_cvtepu8_epi16(lo128(lo)));
-          st(q + base + 16, _mm256_cvtepu8_epi16(hi128(lo)));
-          st(q + base + 32, _mm256_cvtepu8_epi16(lo128(hi)));
-          st(q + base + 48, _mm256_cvtepu8_epi16(hi128(hi)));
-          s[base / 32] = d * float(sc1), mn[base / 32] = dmin * float(m1);
-          s[base / 32 + 1] = d * float(sc2), mn[base / 32 + 1] = dmin * float(m2);
+          const __m256i s1 = _mm256_set1_epi16(sc[2 * j]), s2 = _mm256_set1_epi16(sc[2 * j + 1]);
+          st(q + base, _mm256_mullo_epi16(_mm256_cvtepu8_epi16(lo128(lo)), s1));
+          st(q + base + 16, _mm256_mullo_epi16(_mm256_cvtepu8_epi16(hi128(lo)), s1));
+          st(q + base + 32, _mm256_mullo_epi16(_mm256_cvtepu8_epi16(lo128(hi)), s2));
+          st(q + base + 48, _mm256_mullo_epi16(_mm256_cvtepu8_epi16(hi128(hi)), s2));
         }
+        const __m128i m8v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(m8));
+        _mm256_storeu_ps(mn + 8 * sb, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(m8v)), _mm256_set1_ps(dmin)));
+        s[2 * sb] = s[2 * sb + 1] = d;
       }
       break;
     case DType::Q6_K:
@@ -354,17 +359,20 @@ __attribute__((target(LLADA_T512))) void unpack_avx512(DType dt, const uint8_t* 
       for (int64_t sb = 0; sb < kc / 256; ++sb) {
         const uint8_t* p = row + (k0 / 256 + sb) * 144;
         const float d = f16c_at(p), dmin = f16c_at(p + 2);
+        uint8_t sc[8], m8[8];
+        scales_mins_k4(p + 4, sc, m8);
         for (int j = 0; j < 4; ++j) {
-          int sc1, m1, sc2, m2;
-          scale_min_k4(2 * j, p + 4, sc1, m1);
-          scale_min_k4(2 * j + 1, p + 4, sc2, m2);
           const int64_t base = 256 * sb + 64 * j;
           const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 16 + 32 * j));
-          _mm512_storeu_si512(q + base, _mm512_cvtepu8_epi16(_mm256_and_si256(v, M4)));
-          _mm512_storeu_si512(q + base + 32, _mm512_cvtepu8_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), M4)));
-          s[base / 32] = d * float(sc1), mn[base / 32] = dmin * float(m1);
-          s[base / 32 + 1] = d * float(sc2), mn[base / 32 + 1] = dmin * float(m2);
+          _mm512_storeu_si512(q + base, _mm512_mullo_epi16(_mm512_cvtepu8_epi16(_mm256_and_si256(v, M4)),
+                                                           _mm512_set1_epi16(sc[2 * j])));
+          _mm512_storeu_si512(q + base + 32,
+                              _mm512_mullo_epi16(_mm512_cvtepu8_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), M4)),
+                                                 _mm512_set1_epi16(sc[2 * j + 1])));
         }
+        const __m128i m8v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(m8));
+        _mm256_storeu_ps(mn + 8 * sb, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(m8v)), _mm256_set1_ps(dmin)));
+        s[2 * sb] = s[2 * sb + 1] = d;
       }
       break;
     }
@@ -379,32 +387,87 @@ inline int32_t pair_at(const int16_t* p) {
 }
 
 // AVX2: vpmaddwd (x pair . w pair per 32-bit lane) + vpaddd, 8 rows per group.
-__attribute__((target(LLADA_T2))) void group_avx2(int, int, const int32_t* xp, const float* dx, const float* xs, int64_t nb,
-                                                const WTile& w, bool has_min, float* t, int64_t ldt) {
+template <bool Q4K>
+__attribute__((target(LLADA_T2))) void group_avx2_t(const int32_t* xp, const float* dx, const float* xs, int64_t nb,
+                                                  const WTile& w, float* t, int64_t ldt) {
+  constexpr int BS = Q4K ? 4 : 1;  // blocks per scale
   __m256 acc[kNC];
   for (int c = 0; c < kNC; ++c) acc[c] = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
+  for (int64_t b0 = 0; b0 < nb; b0 += BS) {
     __m256i s[kNC];
     for (int c = 0; c < kNC; ++c) s[c] = _mm256_setzero_si256();
-    const int32_t* xb = xp + 16 * 8 * b;
+    for (int64_t b = b0; b < b0 + BS; ++b) {
+      const int32_t* xb = xp + 16 * 8 * b;
 #pragma GCC unroll 16
-    for (int p = 0; p < 16; ++p) {
-      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 8 * p));
+      for (int p = 0; p < 16; ++p) {
+        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 8 * p));
 #pragma GCC unroll 8
-      for (int c = 0; c < kNC; ++c)
-        s[c] = _mm256_add_epi32(
-            s[c], _mm256_madd_epi16(xv, _mm256_set1_epi32(pair_at(w.q + c * kKC + 32 * b + 2 * p))));
+        for (int c = 0; c < kNC; ++c)
+          s[c] = _mm256_add_epi32(
+              s[c], _mm256_madd_epi16(xv, _mm256_set1_epi32(pair_at(w.q + c * kKC + 32 * b + 2 * p))));
+      }
     }
-    const __m256 d = _mm256_loadu_ps(dx + 8 * b);
+    const __m256 d = _mm256_loadu_ps(dx + 8 * (b0 / BS));
     for (int c = 0; c < kNC; ++c)
-      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[c]), _mm256_mul_ps(d, _mm256_set1_ps(w.s[c * (kKC / 32) + b])),
-                               acc[c]);
-    if (has_min) {
-      const __m256 x = _mm256_loadu_ps(xs + 8 * b);
-      for (int c = 0; c < kNC; ++c) acc[c] = _mm256_fnmadd_ps(x, _mm256_set1_ps(w.m[c * (kKC / 32) + b]), acc[c]);
+      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[c]),
+                               _mm256_mul_ps(d, _mm256_set1_ps(w.s[c * (kKC / 32) + b0 / BS])), acc[c]);
+    if constexpr (Q4K) {
+      for (int64_t b = b0; b < b0 + BS; ++b) {
+        const __m256 x = _mm256_loadu_ps(xs + 8 * b);
+        for (int c = 0; c < kNC; ++c) acc[c] = _mm256_fnmadd_ps(x, _mm256_set1_ps(w.m[c * (kKC / 32) + b]), acc[c]);
+      }
     }
   }
   for (int c = 0; c < kNC; ++c) _mm256_storeu_ps(t + c * ldt, _mm256_add_ps(_mm256_loadu_ps(t + c * ldt), acc[c]));
+}
+
+__attribute__((target(LLADA_T2))) void group_avx2(int, int, const int32_t* xp, const float* dx, const float* xs, int64_t nb,
+                                                const WTile& w, bool q4k, float* t, int64_t ldt) {
+  if (q4k) group_avx2_t<true>(xp, dx, xs, nb, w, t, ldt);
+  else group_avx2_t<false>(xp, dx, xs, nb, w, t, ldt);
+}
+
+// AVX-VNNI (the VEX form: Intel's Alder Lake and later without AVX-512): group_avx2_t with one
+// vpdpwssd for each vpmaddwd + vpaddd. A function of its own, not a template parameter of
+// group_avx2_t: with avxvnni in its target attribute GCC may fuse the AVX2 kernel's pair into
+// vpdpwssd too, and that kernel must run on CPUs without it.
+template <bool Q4K>
+__attribute__((target(LLADA_TVNNI))) void group_avxvnni_t(const int32_t* xp, const float* dx, const float* xs,
+                                                         int64_t nb, const WTile& w, float* t, int64_t ldt) {
+  constexpr int BS = Q4K ? 4 : 1;  // blocks per scale
+  __m256 acc[kNC];
+  for (int c = 0; c < kNC; ++c) acc[c] = _mm256_setzero_ps();
+  for (int64_t b0 = 0; b0 < nb; b0 += BS) {
+    __m256i s[kNC];
+    for (int c = 0; c < kNC; ++c) s[c] = _mm256_setzero_si256();
+    for (int64_t b = b0; b < b0 + BS; ++b) {
+      const int32_t* xb = xp + 16 * 8 * b;
+#pragma GCC unroll 16
+      for (int p = 0; p < 16; ++p) {
+        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 8 * p));
+#pragma GCC unroll 8
+        for (int c = 0; c < kNC; ++c)
+          s[c] = _mm256_dpwssd_avx_epi32(s[c], xv, _mm256_set1_epi32(pair_at(w.q + c * kKC + 32 * b + 2 * p)));
+      }
+    }
+    const __m256 d = _mm256_loadu_ps(dx + 8 * (b0 / BS));
+    for (int c = 0; c < kNC; ++c)
+      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[c]),
+                               _mm256_mul_ps(d, _mm256_set1_ps(w.s[c * (kKC / 32) + b0 / BS])), acc[c]);
+    if constexpr (Q4K) {
+      for (int64_t b = b0; b < b0 + BS; ++b) {
+        const __m256 x = _mm256_loadu_ps(xs + 8 * b);
+        for (int c = 0; c < kNC; ++c) acc[c] = _mm256_fnmadd_ps(x, _mm256_set1_ps(w.m[c * (kKC / 32) + b]), acc[c]);
+      }
+    }
+  }
+  for (int c = 0; c < kNC; ++c) _mm256_storeu_ps(t + c * ldt, _mm256_add_ps(_mm256_loadu_ps(t + c * ldt), acc[c]));
+}
+
+__attribute__((target(LLADA_TVNNI))) void group_avxvnni(int, int, const int32_t* xp, const float* dx, const float* xs,
+                                                      int64_t nb, const WTile& w, bool q4k, float* t, int64_t ldt) {
+  if (q4k) group_avxvnni_t<true>(xp, dx, xs, nb, w, t, ldt);
+  else group_avxvnni_t<false>(xp, dx, xs, nb, w, t, ldt);
 }
 
 // AVX512-VNNI: vpdpwssd multiplies 16 lanes of x pairs by weight pairs and adds into int32
@@ -428,30 +491,34 @@ __attribute__((target(LLADA_T512), always_inline)) inline __m512i bcast_pairs(co
   }
 }
 
-template <int J, bool MIN>
+template <int J, bool Q4K>
 __attribute__((target(LLADA_T512))) void group_vnni_t(const int32_t* xp, const float* dx, const float* xs, int64_t nb,
                                                     const WTile& w, float* t, int64_t ldt) {
-  constexpr int G = 16 / J;
+  constexpr int G = 16 / J, BS = Q4K ? 4 : 1;  // blocks per scale
   __m512 acc[kNC];
   for (int c = 0; c < kNC; ++c) acc[c] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
+  for (int64_t b0 = 0; b0 < nb; b0 += BS) {
     __m512i s[kNC];
     for (int c = 0; c < kNC; ++c) s[c] = _mm512_setzero_si512();
-    const int32_t* xb = xp + 16 * 16 / J * b;
-    const int16_t* wb = w.q + 32 * b;
+    for (int64_t b = b0; b < b0 + BS; ++b) {
+      const int32_t* xb = xp + 16 * 16 / J * b;
+      const int16_t* wb = w.q + 32 * b;
 #pragma GCC unroll 16
-    for (int p = 0; p < 16 / J; ++p) {
-      const __m512i xv = _mm512_loadu_si512(xb + 16 * p);
+      for (int p = 0; p < 16 / J; ++p) {
+        const __m512i xv = _mm512_loadu_si512(xb + 16 * p);
 #pragma GCC unroll 8
-      for (int c = 0; c < kNC; ++c) s[c] = _mm512_dpwssd_epi32(s[c], xv, bcast_pairs<J>(wb + c * kKC + 2 * J * p));
+        for (int c = 0; c < kNC; ++c) s[c] = _mm512_dpwssd_epi32(s[c], xv, bcast_pairs<J>(wb + c * kKC + 2 * J * p));
+      }
     }
-    const __m512 d = _mm512_loadu_ps(dx + 16 * b);
+    const __m512 d = _mm512_loadu_ps(dx + 16 * (b0 / BS));
     for (int c = 0; c < kNC; ++c)
-      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[c]), _mm512_mul_ps(d, _mm512_set1_ps(w.s[c * (kKC / 32) + b])),
-                               acc[c]);
-    if constexpr (MIN) {
-      const __m512 x = _mm512_loadu_ps(xs + 16 * b);
-      for (int c = 0; c < kNC; ++c) acc[c] = _mm512_fnmadd_ps(x, _mm512_set1_ps(w.m[c * (kKC / 32) + b]), acc[c]);
+      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[c]),
+                               _mm512_mul_ps(d, _mm512_set1_ps(w.s[c * (kKC / 32) + b0 / BS])), acc[c]);
+    if constexpr (Q4K) {
+      for (int64_t b = b0; b < b0 + BS; ++b) {
+        const __m512 x = _mm512_loadu_ps(xs + 16 * b);
+        for (int c = 0; c < kNC; ++c) acc[c] = _mm512_fnmadd_ps(x, _mm512_set1_ps(w.m[c * (kKC / 32) + b]), acc[c]);
+      }
     }
   }
   for (int c = 0; c < kNC; ++c) {
@@ -470,11 +537,11 @@ __attribute__((target(LLADA_T512))) void group_vnni_t(const int32_t* xp, const f
 }
 
 __attribute__((target(LLADA_T512))) void group_vnni(int G, int, const int32_t* xp, const float* dx, const float* xs,
-                                                  int64_t nb, const WTile& w, bool has_min, float* t, int64_t ldt) {
+                                                  int64_t nb, const WTile& w, bool q4k, float* t, int64_t ldt) {
   switch (G) {
 #define LLADA_G(GG, JJ)                                                               \
   case GG:                                                                            \
-    if (has_min) group_vnni_t<JJ, true>(xp, dx, xs, nb, w, t, ldt);                   \
+    if (q4k) group_vnni_t<JJ, true>(xp, dx, xs, nb, w, t, ldt);                       \
     else group_vnni_t<JJ, false>(xp, dx, xs, nb, w, t, ldt);                          \
     break;
     LLADA_G(16, 1)
@@ -498,15 +565,36 @@ struct Isa {
 
 constexpr Isa kScalar{"scalar", unpack_scalar, group_scalar, 16, true};  // as the VNNI kernel packs
 
-Isa best_isa() {
+// The kernels of one instruction set, if this CPU (and build) has it.
+bool isa_named(const std::string& name, Isa& isa) {
+  if (name == "scalar") {
+    isa = kScalar;
+    return true;
+  }
 #ifdef LLADA_X86
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-      __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("f16c"))
-    return {"avx512vnni", unpack_avx512, group_vnni, 16, true};
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-    return {"avx2", unpack_avx2, group_avx2, 8, false};
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  if (name == "avx2" && avx2) {
+    isa = {"avx2", unpack_avx2, group_avx2, 8, false};
+    return true;
+  }
+  if (name == "avxvnni" && avx2 && __builtin_cpu_supports("avxvnni")) {
+    isa = {"avxvnni", unpack_avx2, group_avxvnni, 8, false};
+    return true;
+  }
+  if (name == "avx512vnni" && avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni")) {
+    isa = {"avx512vnni", unpack_avx512, group_vnni, 16, true};
+    return true;
+  }
 #endif
+  return false;
+}
+
+Isa best_isa() {
+  Isa isa = kScalar;
+  for (const char* name : {"avx512vnni", "avxvnni", "avx2"})
+    if (isa_named(name, isa)) return isa;
   return kScalar;
 }
 
@@ -520,17 +608,14 @@ Isa& current_isa() {
 std::string quant_isa() { return quant_amx_on() ? "amx" : current_isa().name; }
 
 bool set_quant_isa(const std::string& name) {
-  const Isa best = best_isa();
-  const std::string order[] = {"scalar", "avx2", "avx512vnni", "amx"};
-  auto rank = [&](const std::string& n) { return int(std::find(order, order + 4, n) - order); };
-  const int top = quant_amx_available() && std::string(best.name) == "avx512vnni" ? 3 : rank(best.name);
-  if (rank(name) >= 4 || rank(name) > top) return false;
-  set_quant_amx(name == "amx");  // AMX formats on tiles, Q6_K on the avx512vnni path beside them
-  if (name == "scalar") current_isa() = kScalar;
-#ifdef LLADA_X86
-  else if (name == "avx2") current_isa() = {"avx2", unpack_avx2, group_avx2, 8, false};
-  else current_isa() = best;
-#endif
+  Isa isa = kScalar;
+  if (name == "amx") {  // AMX formats on tiles, Q6_K on the avx512vnni path beside them
+    if (!quant_amx_available() || !isa_named("avx512vnni", isa)) return false;
+  } else if (!isa_named(name, isa)) {
+    return false;
+  }
+  set_quant_amx(name == "amx");
+  current_isa() = isa;
   return true;
 }
 
@@ -553,19 +638,29 @@ inline int32_t round_q(float v) {
 #endif
 }
 
-const QuantizedRows& quantize_rows(ThreadPool& pool, int64_t M, int64_t K, const float* X, int64_t ldx) {
-  thread_local QuantizedRows xq;
-  thread_local std::vector<int32_t> xp;
-  thread_local std::vector<float> dx, xs;
+const QuantizedRows& quantize_rows(ThreadPool& pool, int64_t M, int64_t K, const float* X, int64_t ldx, int xblock) {
+  struct Buffers {
+    QuantizedRows xq;
+    std::vector<int32_t> xp;
+    std::vector<float> dx, xs;
+  };
+  if (xblock != 32 && xblock != 128) throw std::invalid_argument("quantize_rows: xblock is 32 or 128");
+  if (K % xblock) throw std::invalid_argument("quantize_rows: K is not a multiple of xblock");
+  thread_local Buffers slots[2];  // per xblock: a fused product of mixed formats holds both
+  Buffers& buf = slots[xblock == 128];
+  QuantizedRows& xq = buf.xq;
+  std::vector<int32_t>& xp = buf.xp;
+  std::vector<float>&dx = buf.dx, &xs = buf.xs;
   const Isa& isa = current_isa();
   const int L = isa.lanes;
   int G = L;  // rows per group: all lanes, or the fewest powers of two holding M (more pair slots)
   while (isa.slots && G > 1 && G / 2 >= M) G /= 2;
   const int J = L / G;
   const int64_t groups = (M + G - 1) / G, rows = groups * G, nb = K / 32;
+  const int bs = xblock / 32;  // blocks per scale
   if (int64_t(xp.size()) < rows * K / 2) xp.resize(size_t(rows * K / 2));
   if (int64_t(dx.size()) < rows * J * nb) dx.resize(size_t(rows * J * nb)), xs.resize(size_t(rows * J * nb));
-  xq.M = M, xq.K = K, xq.G = G, xq.J = J, xq.groups = groups;
+  xq.M = M, xq.K = K, xq.xblock = xblock, xq.G = G, xq.J = J, xq.groups = groups;
   xq.xp = xp.data(), xq.dx = dx.data(), xq.xs = xs.data();
   int32_t* const P = xp.data();
   float* const D = dx.data();
@@ -576,18 +671,22 @@ const QuantizedRows& quantize_rows(ThreadPool& pool, int64_t M, int64_t K, const
   pool.run(groups * chunks, [=](int64_t task, int) {
     const int64_t g = task / chunks, b0 = (task % chunks) * (kKC / 32), b1 = std::min(nb, b0 + kKC / 32);
     int32_t* pg = P + g * (K / 2) * G;
-    float* dg = D + g * nb * L;
+    float* dg = D + g * (nb / bs) * L;
     float* sg = S + g * nb * L;
     const float* xr[16];
     float dr[16], idr[16];
     int32_t qs[16];
     for (int r = 0; r < G; ++r) xr[r] = g * G + r < M ? X + (g * G + r) * ldx : nullptr;  // nullptr: padding
-    for (int64_t b = b0; b < b1; ++b) {
+    for (int64_t b = b0; b < b1; ++b) {  // chunks start on a scale's first block (1024 = 8 x 128)
       for (int r = 0; r < G; ++r) {
-        float amax = 0.0f;
-        if (xr[r] != nullptr)
-          for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xr[r][32 * b + i]));
-        dr[r] = amax / kQMax, idr[r] = amax > 0.0f ? kQMax / amax : 0.0f, qs[r] = 0;
+        if (b % bs == 0) {
+          float amax = 0.0f;
+          if (xr[r] != nullptr)
+            for (int i = 0; i < xblock; ++i) amax = std::max(amax, std::fabs(xr[r][32 * b + i]));
+          dr[r] = amax / kQMax, idr[r] = amax > 0.0f ? kQMax / amax : 0.0f;
+          for (int j = 0; j < J; ++j) dg[b / bs * L + r * J + j] = dr[r];
+        }
+        qs[r] = 0;
       }
       for (int i = 0; i < 16; ++i) {  // pair i of the block: step i / J, slot i % J
         int32_t* dst = pg + (b * (16 / J) + i / J) * L + i % J;
@@ -605,7 +704,7 @@ const QuantizedRows& quantize_rows(ThreadPool& pool, int64_t M, int64_t K, const
       // x, so its rounding error scales with the centred weight, not with q's mean of 7.5. Slot 0
       // only: the J slots of a row are added up.
       for (int r = 0; r < G; ++r)
-        for (int j = 0; j < J; ++j) dg[b * L + r * J + j] = dr[r], sg[b * L + r * J + j] = j == 0 ? dr[r] * float(qs[r]) : 0.0f;
+        for (int j = 0; j < J; ++j) sg[b * L + r * J + j] = j == 0 ? dr[r] * float(qs[r]) : 0.0f;
     }
   });
   return xq;
@@ -614,6 +713,7 @@ const QuantizedRows& quantize_rows(ThreadPool& pool, int64_t M, int64_t K, const
 void quant_tile(const QuantizedRows& xq, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, const void* W,
                 DType wdt, float* Y, int64_t ldy, bool accumulate) {
   const Isa& isa = current_isa();
+  if (xq.xblock != quant_xblock(wdt)) throw std::logic_error("quant_tile: the activations are scaled for another format");
   const int G = xq.G, J = xq.J, L = G * J;
   const bool fits = L == isa.lanes && (J == 1 || isa.slots);
   const GroupFn group = fits ? isa.group : kScalar.group;  // packed for another ISA: the general one
@@ -623,8 +723,8 @@ void quant_tile(const QuantizedRows& xq, int64_t m0, int64_t m1, int64_t n0, int
   thread_local WTile w;
   if (int64_t(T.size()) < ncp * ldt) T.resize(size_t(ncp * ldt));
   std::fill(T.begin(), T.begin() + ncp * ldt, 0.0f);
-  const int64_t rb = quant_row_bytes(wdt, K), nb = K / 32;
-  const bool has_min = wdt == DType::Q4_K;
+  const int64_t rb = quant_row_bytes(wdt, K), nb = K / 32, ns = K / xq.xblock;
+  const bool q4k = wdt == DType::Q4_K;
   const uint8_t* Wb = static_cast<const uint8_t*>(W);
   auto tile = [&](int64_t k0, int64_t c0) {  // weight rows [c0, c0 + kNC) of the panel, columns [k0, k0 + kKC)
     const int64_t kc = std::min<int64_t>(kKC, K - k0);
@@ -642,8 +742,8 @@ void quant_tile(const QuantizedRows& xq, int64_t m0, int64_t m1, int64_t n0, int
       }
     }
     for (int64_t g = g0; g < g1; ++g)
-      group(G, J, xq.xp + (g * (K / 2) + k0 / 2) * G, xq.dx + (g * nb + k0 / 32) * L, xq.xs + (g * nb + k0 / 32) * L,
-            kc / 32, w, has_min, T.data() + c0 * ldt + (g - g0) * G, ldt);
+      group(G, J, xq.xp + (g * (K / 2) + k0 / 2) * G, xq.dx + (g * ns + k0 / xq.xblock) * L,
+            xq.xs + (g * nb + k0 / 32) * L, kc / 32, w, q4k, T.data() + c0 * ldt + (g - g0) * G, ldt);
   };
   // The next tile's weight bytes are asked for (into L2) before this tile is unpacked, so they
   // arrive while this one is multiplied: with 16 cores reading, the unpack otherwise waits on DRAM

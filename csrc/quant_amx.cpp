@@ -171,17 +171,17 @@ __attribute__((target(LLADA_TQAMX))) void prepare(DType dt, const uint8_t* W, in
         for (int64_t sb = 0; sb < kc / 256; ++sb) {  // 4 x 64 values: low nibbles (sub-block 2i), high (2i + 1)
           const uint8_t* p = row + (k0 / 256 + sb) * 144;
           const float d = f16c_at(p), dmin = f16c_at(p + 2);
+          uint8_t sc[8], m8[8];
+          scales_mins_k4(p + 4, sc, m8);
           for (int i = 0; i < 4; ++i) {
-            int sc1, m1, sc2, m2;
-            scale_min_k4(2 * i, p + 4, sc1, m1);
-            scale_min_k4(2 * i + 1, p + 4, sc2, m2);
             const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 16 + 32 * i));
             int8_t* o = q + 256 * sb + 64 * i;
             _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), _mm256_and_si256(v, M4));
             _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 32), _mm256_and_si256(_mm256_srli_epi16(v, 4), M4));
-            const int64_t j = 8 * sb + 2 * i;
-            w.s[16 * j + r] = d * float(sc1), w.m[16 * j + r] = dmin * float(m1);
-            w.s[16 * (j + 1) + r] = d * float(sc2), w.m[16 * (j + 1) + r] = dmin * float(m2);
+          }
+          for (int b = 0; b < 8; ++b) {
+            const int64_t j = 8 * sb + b;
+            w.s[16 * j + r] = d * float(sc[b]), w.m[16 * j + r] = dmin * float(m8[b]);
           }
         }
         break;

@@ -14,7 +14,7 @@ from llada_studio.core.checkpoint_writer import random_checkpoint
 _engine = pytest.importorskip("llada_studio.core._engine", reason="the C++ engine is not built")
 
 # Every path of the quantized kernels (quant.cpp, quant_amx.cpp); test_bf16_kernels.py has its own.
-QUANT_ISAS = ("scalar", "avx2", "avx512vnni", "amx")
+QUANT_ISAS = ("scalar", "avx2", "avxvnni", "avx512vnni", "amx")
 
 
 @pytest.fixture(params=QUANT_ISAS)

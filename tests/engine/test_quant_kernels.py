@@ -1,5 +1,5 @@
 """The quantized matrix-product kernels (csrc/quant.cpp, issue 14): activations quantized per
-block of 32 to int16, products per format against a float64 product on the dequantized weights
+block of 32 (Q4_K: 128) to int16, products per format against a float64 product on the dequantized weights
 (gguf's own dequantize), on every instruction set this CPU has and every row-group shape the
 kernels pack (1, 2, 4, 8 rows with several pair slots per row, 16-row groups, padding rows, a tile
 of weight rows cut short, chunks of 1024 columns, row blocks split over threads)."""
@@ -23,8 +23,9 @@ def random_blocks(name: str, rows: int, cols: int, seed: int = 0) -> np.ndarray:
     return _random_blocks(name, rows, cols, seed, quantizer=False)
 
 
-# Measured (2026-12-02, this machine, every ISA): 5.1e-5 (Q8_0), 5.2e-5 (Q4_0), 6.5e-5 (Q4_K),
-# 5.5e-5 (Q6_K): the int16 rounding of the activations, ~0.5/16383 of each block's largest value.
+# Measured (2026-12-02, this machine, every ISA): 5.1e-5 (Q8_0), 5.2e-5 (Q4_0), 5.5e-5 (Q6_K): the
+# int16 rounding of the activations, ~0.5/16383 of each block's largest value; Q4_K 9.7e-5 (6.5e-5
+# when its activations took a scale per 32 values, not per 128).
 BOUND = 2.5e-4
 
 
@@ -83,6 +84,25 @@ def test_q6_k_extremes_fit_int32(isa: str) -> None:
     x = np.stack([np.ones(K), -np.ones(K), np.linspace(-3, 3, K)]).astype(np.float32)
     ref = x.astype(np.float64) @ dequantize(w, Q.Q6_K).astype(np.float64).T
     y = _engine.matmul(x, w, "q6_k", "own", 1)
+    assert rel_err(y, ref) < BOUND
+
+
+def test_q4_k_extremes_fit_int32(isa: str) -> None:
+    """Q4_K's 6-bit sub-block scale folded into the int16 weight reaches 63 x 15 = 945, and its int32
+    sums run over 128 values (one activation scale per 128): with every activation at the largest
+    value the sum is 128 x 16383 x 945 < 2^31."""
+    K = 1024
+    block, size = gguf.GGML_QUANT_SIZES[Q.Q4_K]
+    raw = np.zeros((3, K // block, size), np.uint8)
+    raw[:, :, 4:16] = 0xFF  # every scale and minimum 63
+    raw[:, :, 16:] = 0xFF  # every value 15
+    raw[:, :, 0:2] = np.array([0.5], np.float16).view(np.uint8)
+    raw[:, :, 2:4] = np.array([0.25], np.float16).view(np.uint8)
+    raw[2, :, 16:] = np.arange(128, dtype=np.uint8)  # mixed values, the largest scales
+    w = raw.reshape(3, -1)
+    x = np.stack([np.ones(K), -np.ones(K), np.linspace(-3, 3, K)]).astype(np.float32)
+    ref = x.astype(np.float64) @ dequantize(w, Q.Q4_K).astype(np.float64).T
+    y = _engine.matmul(x, w, "q4_k", "own", 1)
     assert rel_err(y, ref) < BOUND
 
 
