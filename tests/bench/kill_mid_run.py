@@ -166,15 +166,26 @@ def check_settings(path: Path, prompt: str, model: str) -> str | None:
     return None
 
 
+def _stacks_of(proc: subprocess.Popen[str]) -> str:
+    """What a child that does not end is doing: its threads' Python stacks (faulthandler on
+    SIGUSR1, registered by the children), then it is killed."""
+    try:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(2.0)
+    except ProcessLookupError:
+        pass
+    proc.kill()
+    out, _ = proc.communicate()
+    return (out or "")[-4000:]
+
+
 def restart(env: dict[str, str], engine: str, timeout: float) -> dict[str, Any]:
     proc = _child(["--child", "check", "--engine", engine], env)
     ok, line = _wait_for(proc, "RESULT ", timeout)
     try:
         proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        return {"error": "the restarted window did not exit"}
+        return {"error": f"the restarted window did not exit (said RESULT: {ok}); its threads: {_stacks_of(proc)}"}
     if not ok:
         return {"error": f"the restarted window said nothing useful (status {proc.returncode}): {line[-1500:]}"}
     result: dict[str, Any] = json.loads(line[len("RESULT "):])
@@ -239,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", help=argparse.SUPPRESS)
     ap.add_argument("--prompt", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.child:  # a child that hangs can be asked where (_stacks_of)
+        import faulthandler
+
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     if args.child == "run":
         return child_run(args.model, args.engine, args.prompt)
     if args.child == "check":
