@@ -17,6 +17,7 @@
 #include "bf16dot.h"
 #include "blas.h"
 #include "generate.h"
+#include "phase_clock.h"
 #include "quant.h"
 
 namespace py = pybind11;
@@ -377,6 +378,17 @@ PYBIND11_MODULE(_engine, m) {
   m.def("set_amx_gemm_rows", &set_amx_gemm_rows, py::arg("bf16_rows"), py::arg("quant_rows"),
         "pin the thresholds (tests, benchmarks; 0 = never)");
   m.def("amx_gemm_available", &bf16_amx_available, "AMX-BF16 usable here (CPU and OS)");
+  m.def(
+      "phase_times",
+      [] {
+        std::map<std::string, double> out;
+        for (int i = 0; i < int(Phase::Count); ++i)
+          out[phase_name(Phase(i))] = double(phase_ns()[i].load(std::memory_order_relaxed)) * 1e-9;
+        return out;
+      },
+      "seconds per phase since reset_phase_times (phase_clock.h): products, attention, head, forward (whole "
+      "passes), propose, callback, steps (whole sampler steps)");
+  m.def("reset_phase_times", &reset_phase_times);
   m.def("matmul", &matmul, py::arg("x"), py::arg("w"), py::arg("dtype"), py::arg("kernel") = "auto",
         py::arg("threads") = 1);
 #ifdef LLADA_AVX2

@@ -6,6 +6,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "phase_clock.h"
 #include "vecmath.h"
 
 namespace llada {
@@ -135,6 +136,7 @@ void keep_rows(float* x, int B, int64_t R, int64_t from, int64_t n, int64_t w) {
 }  // namespace
 
 void forward(const ModelWeights& w, ThreadPool& pool, Kernel kernel, const ForwardArgs& a, Workspace& ws) {
+  const PhaseTimer whole(Phase::Forward);
   const ModelConfig& c = w.cfg;
   if (a.B <= 0 || a.L <= 0) throw std::invalid_argument("forward: empty batch");
   const bool rows_mode = a.cache_use == CacheUse::Rows;
@@ -191,7 +193,10 @@ void forward(const ModelWeights& w, ThreadPool& pool, Kernel kernel, const Forwa
     const MatmulOut qkv[3] = {{l.wk.data, l.wk.dtype, hk, d, k, hk},
                               {l.wv.data, l.wv.dtype, hk, d, v, hk},
                               {l.wq.data, l.wq.dtype, hq, d, q, hq}};
-    matmul_wt_multi(pool, kernel, T, d, xn, d, qkv, q_later ? 2 : 3, false);
+    {
+      const PhaseTimer t(Phase::Products);
+      matmul_wt_multi(pool, kernel, T, d, xn, d, qkv, q_later ? 2 : 3, false);
+    }
     apply_rope(pool, k, T, R, pos0, c.n_kv_heads, int(hd), cos_t, sin_t, c.rope_interleaved);
     if (rows_mode) {  // the recomputed rows' keys and values go over the cache's
       for (int b = 0; b < a.B; ++b) {
@@ -211,17 +216,28 @@ void forward(const ModelWeights& w, ThreadPool& pool, Kernel kernel, const Forwa
       R = Rh;
       pos0 = a.head_from;
       T = int64_t(a.B) * R;
+      const PhaseTimer t(Phase::Products);
       matmul_wt(pool, kernel, T, hq, d, xn, d, l.wq.data, l.wq.dtype, d, q, hq, false);
     }
     apply_rope(pool, q, T, R, pos0, c.n_heads, int(hd), cos_t, sin_t, c.rope_interleaved);
-    attention(pool, kernel, c, a.B, R, a.L, q, keys, vals, a.key_mask, att, ws);
-    matmul_wt(pool, kernel, T, d, hq, att, hq, l.wo.data, l.wo.dtype, hq, x, d, true);  // x += attn_out(att)
+    {
+      const PhaseTimer t(Phase::Attention);
+      attention(pool, kernel, c, a.B, R, a.L, q, keys, vals, a.key_mask, att, ws);
+    }
+    {
+      const PhaseTimer t(Phase::Products);
+      matmul_wt(pool, kernel, T, d, hq, att, hq, l.wo.data, l.wo.dtype, hq, x, d, true);  // x += attn_out(att)
+    }
 
     rmsnorm_rows(pool, x, T, d, l.ff_norm, c.rms_eps, xn);
     const MatmulOut gate_up[2] = {{l.w_gate.data, l.w_gate.dtype, ffn, d, gate, ffn},
                                   {l.w_up.data, l.w_up.dtype, ffn, d, up, ffn}};
-    matmul_wt_multi(pool, kernel, T, d, xn, d, gate_up, 2, false);
+    {
+      const PhaseTimer t(Phase::Products);
+      matmul_wt_multi(pool, kernel, T, d, xn, d, gate_up, 2, false);
+    }
     parallel_rows(pool, T, 16, [&](int64_t r0, int64_t r1) { silu_mul(gate + r0 * ffn, up + r0 * ffn, (r1 - r0) * ffn); });
+    const PhaseTimer t(Phase::Products);
     matmul_wt(pool, kernel, T, d, ffn, gate, ffn, l.w_down.data, l.w_down.dtype, ffn, x, d, true);  // x += ff_out(.)
   }
 
@@ -231,6 +247,7 @@ void forward(const ModelWeights& w, ThreadPool& pool, Kernel kernel, const Forwa
   if (Rh < R) keep_rows(x, a.B, R, a.head_from - pos0, Rh, d);  // no layers: not reached in practice
   float* hin = grow(ws.head_in, size_t(int64_t(a.B) * Rh * d));
   rmsnorm_rows(pool, x, int64_t(a.B) * Rh, d, w.ln_f, c.rms_eps, hin);
+  const PhaseTimer t(Phase::Head);
   matmul_wt(pool, kernel, int64_t(a.B) * Rh, c.vocab, d, hin, d, w.lm_head.data, w.lm_head.dtype, d, a.logits,
             c.vocab, false);
 }

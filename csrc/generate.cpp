@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "phase_clock.h"
+
 namespace llada {
 
 std::vector<int> num_transfer_tokens(int masked, int steps) {
@@ -140,6 +142,7 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
       return true;
     };
     for (int i = 0; dynamic ? !block_done() : i < block_steps_left; ++i) {
+      const PhaseTimer step_time(Phase::Steps);
       // The stop rule (generate.h): the one point where a stop request ends the run.
       if (stop || (cancelled && cancelled())) {
         res.cancelled = true;
@@ -176,6 +179,7 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
       // Proposals and confidences of the masked positions of this block, in parallel.
       const int64_t cells = int64_t(B) * p.block_length;
       std::atomic<bool> nonfinite{false};
+      const auto propose_t0 = std::chrono::steady_clock::now();
       pool.run(cells, [&](int64_t c, int) {
         const int b = int(c / p.block_length), j = int(c % p.block_length);
         if (x[size_t(b) * L + b0 + j] != p.mask_id) return;
@@ -201,6 +205,7 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
         if (p.confidence_eos_eot_inf && (pr.token == p.eos_id || pr.token == p.eot_id)) pr.confidence = 0.0;
         prop[size_t(c)] = pr;
       });
+      add_phase_time(Phase::Propose, propose_t0);
       if (nonfinite.load()) {
         res.nonfinite_step = step + 1;
         return res;
@@ -245,7 +250,9 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
       }
       res.steps_done = step - init.start_step;
       ev.elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const auto callback_t0 = std::chrono::steady_clock::now();
       if (on_step && !on_step(ev)) stop = true;  // honoured before the next forward, if any
+      add_phase_time(Phase::Callback, callback_t0);
     }
   }
   return res;

@@ -116,6 +116,32 @@ def sampler_run(engine: CppEngine, rows: int, steps: int) -> tuple[float, list[f
     return el[0], [b - a for a, b in zip(el, el[1:])]
 
 
+def phases_of_cached_step(engine: CppEngine, rows: int, steps: int) -> dict[str, float]:
+    """Seconds per phase of one cached step (csrc/phase_clock.h): a run of `steps` steps less a
+    run of its first step alone (the full pass), over the steps - 1 cached steps."""
+    def run(n: int) -> dict[str, float]:
+        _engine.reset_phase_times()
+        sampler_run(engine, rows, n)
+        return _engine.phase_times()
+
+    whole, first = run(steps), run(1)
+    return {k: (whole[k] - first[k]) / (steps - 1) for k in whole}
+
+
+def phase_table(phases: dict[tuple[str, int], list[dict[str, float]]]) -> None:
+    """Where a cached step goes, medians over the rounds: the products of the layers, the LM head,
+    attention, the rest of the forward pass, the proposals, the step callback, the rest."""
+    print("\n| cached step | format | step ms | products | LM head | attention | rest of forward | propose | callback "
+          "| rest |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for (fmt, r), runs in phases.items():
+        m = {k: statistics.median(run[k] for run in runs) for k in runs[0]}
+        rest_fwd = m["forward"] - m["products"] - m["head"] - m["attention"]
+        rest = m["steps"] - m["forward"] - m["propose"] - m["callback"]
+        cells = [m["steps"], m["products"], m["head"], m["attention"], rest_fwd, m["propose"], m["callback"], rest]
+        print(f"| {r} rows | {fmt} | " + " | ".join(f"{c * 1e3:.1f}" for c in cells) + " |")
+
+
 def head_time(engine: CppEngine, rows: int, threads: int, repeats: int = 3) -> float:
     """The LM head's matrix product on `rows` rows alone, best of `repeats`."""
     lm = engine.ckpt.lm_head()
@@ -173,6 +199,7 @@ def bench(
     steps: int,
     memory: bool = True,
     extrapolate: bool = True,
+    phases: bool = False,
 ) -> None:
     full_layers = SHAPES[name]["n_layers"]
     kernel_variants.check(formats)
@@ -194,6 +221,7 @@ def bench(
     cached: dict[tuple[str, int], list[float]] = {(f, r): [] for f in formats for r in ROWS}
     first: dict[str, list[float]] = {f: [] for f in formats}
     fwd: dict[str, list[float]] = {f: [] for f in formats}
+    phase_runs: dict[tuple[str, int], list[dict[str, float]]] = {(f, r): [] for f in formats for r in ROWS}
     ids = np.random.default_rng(1).integers(32, SHAPES[name]["vocab_size"], size=(1, CANVAS))
     for rnd in range(rounds + 1):  # round 0 warms up (pages the weights in, sizes the buffers)
         order = formats[rnd % len(formats) :] + formats[: rnd % len(formats)]
@@ -207,6 +235,8 @@ def bench(
                     cached[(fmt, r)].extend(steps_t)
                     if r == 32:
                         first[fmt].append(f0)
+                    if phases:
+                        phase_runs[(fmt, r)].append(phases_of_cached_step(e, r, steps))
             t = time.perf_counter()
             e.forward_logits(ids)
             if rnd:
@@ -230,6 +260,8 @@ def bench(
     for label, t in rows_of:
         for fmt in formats:
             print(f"| {label} | {fmt} | {t[fmt] * 1e3:.1f} | {ratios(t, fmt)} |")
+    if phases:
+        phase_table(phase_runs)
     print(f"\n| {name} (L{layers}) | format | file GiB | peak GiB (VmHWM) | after load GiB | vs bf16 |")
     print("|---|---|---|---|---|---|")
     for fmt in bases if memory else ():
@@ -280,6 +312,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="timed rounds after one warm-up round")
     ap.add_argument("--steps", type=int, default=5, help="sampler steps per block (1 full pass + steps-1 cached)")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory children (timing only)")
+    ap.add_argument("--phases", action="store_true", help="also where each cached step's time goes (phase_clock.h)")
     ap.add_argument("--no-extrapolate", action="store_true", help="with --layers: skip the LM-head timing")
     ap.add_argument("--folder", default=str(ROOT / "work_data" / "bench" / "quant"))
     args = ap.parse_args()
@@ -304,6 +337,7 @@ def main() -> None:
             args.steps,
             not args.no_memory,
             not args.no_extrapolate,
+            args.phases,
         )
 
 
