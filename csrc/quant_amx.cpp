@@ -58,9 +58,9 @@ constexpr float kXMax = 32639.0f;  // 256 x 127 + 127: h = (X + 128) >> 8 and l 
 constexpr int kKC = 1024;          // weight columns per chunk (16 rows x 1024 int8 = 16 KB, L1)
 constexpr int kBlocks = kKC / 32;
 
-// One row's block of 32 values -> 32 X (int32), its scale d and d * sum X.
+// One row's block of 32 values -> 32 X (int32) and its scale d.
 __attribute__((target(LLADA_TQAMX), always_inline)) inline void quantize_block(const float* x, __m512i& x0, __m512i& x1,
-                                                                             float& d, float& ds) {
+                                                                             float& d) {
   const __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
   const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
   d = amax / kXMax;
@@ -68,7 +68,6 @@ __attribute__((target(LLADA_TQAMX), always_inline)) inline void quantize_block(c
   // cvtps2dq rounds to nearest even, as the int16 path's cvtss2si; |x id| <= kXMax.
   x0 = _mm512_cvtps_epi32(_mm512_mul_ps(a, id));
   x1 = _mm512_cvtps_epi32(_mm512_mul_ps(b, id));
-  ds = d * float(_mm512_reduce_add_epi32(_mm512_add_epi32(x0, x1)));
 }
 
 // The two int8 terms of 16 X, as 16 bytes each.
@@ -90,18 +89,17 @@ __attribute__((target(LLADA_TQAMX), always_inline)) inline void put_column(int8_
 
 // Group g of 8 rows, blocks [b0, b1): one B tile per block, columns h of the 8 rows then l of them.
 __attribute__((target(LLADA_TQAMX))) void pack_blocks(const float* X, int64_t ldx, int64_t M, int64_t nb, int64_t g,
-                                                    int64_t b0, int64_t b1, int8_t* B, float* D, float* S) {
+                                                    int64_t b0, int64_t b1, int8_t* B, float* D) {
   for (int64_t b = b0; b < b1; ++b) {
     int8_t* t = B + (g * nb + b) * 512;
     float* dd = D + (g * nb + b) * 16;
-    float* ss = S + (g * nb + b) * 16;
     std::memset(t, 0, 512);
     for (int r = 0; r < 8; ++r) {
       const int64_t m = g * 8 + r;
-      float d = 0.0f, ds = 0.0f;
+      float d = 0.0f;
       if (m < M) {  // rows past M: zero terms and scales
         __m512i x0, x1;
-        quantize_block(X + m * ldx + 32 * b, x0, x1, d, ds);
+        quantize_block(X + m * ldx + 32 * b, x0, x1, d);
         __m128i h0, l0, h1, l1;
         split(x0, h0, l0);
         split(x1, h1, l1);
@@ -109,17 +107,15 @@ __attribute__((target(LLADA_TQAMX))) void pack_blocks(const float* X, int64_t ld
         put_column(t, r + 8, l0, l1);
       }
       dd[r] = 256.0f * d, dd[r + 8] = d;  // the h columns count 256 times the l columns
-      ss[r] = ds, ss[r + 8] = 0.0f;       // the minimum once per row
     }
   }
 }
 
 // The weights of 16 rows x one chunk, as the A tiles read them, with their scales per block:
-// s[j][r] (and Q4_K's minimums m[j][r]) for block j of the chunk and row r of the tile.
+// s[j][r] for block j of the chunk and row r of the tile.
 struct WChunk {
   alignas(64) int8_t q[16 * kKC];
   alignas(64) float s[kBlocks * 16];
-  alignas(64) float m[kBlocks * 16];
   const int8_t* a = nullptr;  // block 0's first A row
   int64_t lda = 0, step = 0;  // bytes between A rows, between blocks
 };
@@ -140,12 +136,11 @@ __attribute__((target(LLADA_TQAMX))) void prepare(DType dt, const uint8_t* W, in
   }
   w.a = w.q, w.lda = kKC, w.step = 32;
   const __m128i m4 = _mm_set1_epi8(0x0F), e8 = _mm_set1_epi8(8);
-  const __m256i M4 = _mm256_set1_epi8(0x0F);
   for (int r = 0; r < 16; ++r) {
     int8_t* q = w.q + r * kKC;
     if (r >= nr) {  // padding rows: zero values and scales
       std::memset(q, 0, size_t(kc));
-      for (int64_t j = 0; j < nbk; ++j) w.s[16 * j + r] = 0.0f, w.m[16 * j + r] = 0.0f;
+      for (int64_t j = 0; j < nbk; ++j) w.s[16 * j + r] = 0.0f;
       continue;
     }
     const uint8_t* row = W + (n + r) * rbytes;
@@ -167,24 +162,6 @@ __attribute__((target(LLADA_TQAMX))) void prepare(DType dt, const uint8_t* W, in
                            _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(v, 4), m4), e8));
         }
         break;
-      case DType::Q4_K:
-        for (int64_t sb = 0; sb < kc / 256; ++sb) {  // 4 x 64 values: low nibbles (sub-block 2i), high (2i + 1)
-          const uint8_t* p = row + (k0 / 256 + sb) * 144;
-          const float d = f16c_at(p), dmin = f16c_at(p + 2);
-          uint8_t sc[8], m8[8];
-          scales_mins_k4(p + 4, sc, m8);
-          for (int i = 0; i < 4; ++i) {
-            const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 16 + 32 * i));
-            int8_t* o = q + 256 * sb + 64 * i;
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), _mm256_and_si256(v, M4));
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 32), _mm256_and_si256(_mm256_srli_epi16(v, 4), M4));
-          }
-          for (int b = 0; b < 8; ++b) {
-            const int64_t j = 8 * sb + b;
-            w.s[16 * j + r] = d * float(sc[b]), w.m[16 * j + r] = dmin * float(m8[b]);
-          }
-        }
-        break;
       default: throw std::logic_error("quant_amx: not an AMX format");
     }
   }
@@ -204,28 +181,23 @@ __attribute__((target(LLADA_TQAMX))) void load_config() {
 // rows, then their l sums) x the weight row's scale x d2 (256 d for the h lanes, d for the l
 // lanes), so 256 h + l is formed in f32 by the final add of the two halves, not per block (the
 // int32 h and l sums are < 2^24: exact as f32).
-template <bool MIN>
 __attribute__((target(LLADA_TQAMX), always_inline)) inline void scale_block(const int32_t* c, __m512 d2, const float* s,
-                                                                          __m512 x, const float* mn,
                                                                           __m512 (&acc)[16]) {
 #pragma GCC unroll 16
   for (int r = 0; r < 16; ++r) {
     const __m512 v = _mm512_cvtepi32_ps(_mm512_load_si512(c + 16 * r));
     acc[r] = _mm512_fmadd_ps(v, _mm512_mul_ps(d2, _mm512_set1_ps(s[r])), acc[r]);
-    if constexpr (MIN) acc[r] = _mm512_fnmadd_ps(x, _mm512_set1_ps(mn[r]), acc[r]);
   }
 }
 
 // Blocks j0 .. j0 + n - 1, their sums stored at c, into the accumulators. (A function, not a
 // lambda: a lambda has no target attribute, so a portable build could not inline AVX-512 into it.)
-template <bool MIN>
 __attribute__((target(LLADA_TQAMX), always_inline)) inline void scale_blocks(const int32_t* c, int64_t j0, int64_t n,
                                                                            const WChunk& w, const float* dx,
-                                                                           const float* xs, __m512 (&acc)[16]) {
+                                                                           __m512 (&acc)[16]) {
   for (int64_t b = 0; b < n; ++b) {
     const int64_t j = j0 + b;
-    scale_block<MIN>(c + 256 * b, _mm512_loadu_ps(dx + 16 * j), w.s + 16 * j,
-                     MIN ? _mm512_loadu_ps(xs + 16 * j) : _mm512_setzero_ps(), w.m + 16 * j, acc);
+    scale_block(c + 256 * b, _mm512_loadu_ps(dx + 16 * j), w.s + 16 * j, acc);
   }
 }
 
@@ -255,9 +227,8 @@ __attribute__((target(LLADA_TQAMX), always_inline)) inline void scale_blocks(con
 // 8 KB ring while step s - 1's C (stored a step before, in L1 by now) are scaled from the other.
 // Measured on the 2-core machine (tests/bench/RESULTS_quant.md): C through a 32 KB chunk buffer,
 // or scaled right after its own store, cost twice the arithmetic's time.
-template <bool MIN>
 __attribute__((target(LLADA_TQAMX))) void group8(const WChunk& w, int64_t nbk, const int8_t* bt, const float* dx,
-                                               const float* xs, float* t, int64_t ldt) {
+                                               float* t, int64_t ldt) {
   alignas(64) int32_t ring[2][4 * 256];
   __m512 acc[16];
   for (auto& a : acc) a = _mm512_setzero_ps();
@@ -269,9 +240,9 @@ __attribute__((target(LLADA_TQAMX))) void group8(const WChunk& w, int64_t nbk, c
     LLADA_MULTIPLY(6, 7, j + 2, true);
     LLADA_STORE(0, 1, c, true);
     LLADA_STORE(6, 7, c + 512, true);
-    if (s > 0) scale_blocks<MIN>(ring[(s - 1) & 1], j - 4, 4, w, dx, xs, acc);
+    if (s > 0) scale_blocks(ring[(s - 1) & 1], j - 4, 4, w, dx, acc);
   }
-  if (steps > 0) scale_blocks<MIN>(ring[(steps - 1) & 1], 4 * (steps - 1), 4, w, dx, xs, acc);
+  if (steps > 0) scale_blocks(ring[(steps - 1) & 1], 4 * (steps - 1), 4, w, dx, acc);
   const int64_t j = 4 * steps, rest = nbk - j;  // 0-3 blocks left (K not a multiple of 128)
   if (rest > 0) {
     int32_t* c = ring[steps & 1];
@@ -279,7 +250,7 @@ __attribute__((target(LLADA_TQAMX))) void group8(const WChunk& w, int64_t nbk, c
     if (rest > 2) LLADA_MULTIPLY(6, 7, j + 2, false);
     LLADA_STORE(0, 1, c, rest > 1);
     if (rest > 2) LLADA_STORE(6, 7, c + 512, false);
-    scale_blocks<MIN>(c, j, rest, w, dx, xs, acc);
+    scale_blocks(c, j, rest, w, dx, acc);
   }
   for (int r = 0; r < 16; ++r) {  // the h and l halves of each weight row's 8 sums
     float* tr = t + r * ldt;
@@ -309,7 +280,6 @@ __attribute__((target(LLADA_TQAMX))) void amx_tile(const AmxRows& xa, int64_t m0
   if (int64_t(T.size()) < 16 * ldt) T.resize(size_t(16 * ldt));
   const int64_t rbytes = quant_row_bytes(wdt, K);
   const uint8_t* W = static_cast<const uint8_t*>(Wv);
-  const bool min = wdt == DType::Q4_K;
   for (int64_t n = n0; n < n1; n += 16) {
     const int nr = int(std::min<int64_t>(16, n1 - n));
     std::fill(T.begin(), T.begin() + 16 * ldt, 0.0f);
@@ -331,8 +301,7 @@ __attribute__((target(LLADA_TQAMX))) void amx_tile(const AmxRows& xa, int64_t m0
       for (int64_t g = g0; g < g1; ++g) {
         const int64_t at = g * nb + k0 / 32;
         float* t = T.data() + (g - g0) * 8;
-        if (min) group8<true>(w, kc / 32, xa.b + at * 512, xa.dx + at * 16, xa.xs + at * 16, t, ldt);
-        else group8<false>(w, kc / 32, xa.b + at * 512, xa.dx + at * 16, xa.xs + at * 16, t, ldt);
+        group8(w, kc / 32, xa.b + at * 512, xa.dx + at * 16, t, ldt);
       }
     }
     for (int64_t m = m0; m < m1; ++m) {
@@ -354,22 +323,20 @@ __attribute__((target(LLADA_TQAMX))) void amx_tile(const AmxRows& xa, int64_t m0
 const AmxRows& quantize_rows_amx(ThreadPool& pool, int64_t M, int64_t K, const float* X, int64_t ldx) {
   thread_local AmxRows xa;
   thread_local std::vector<int8_t> bb;
-  thread_local std::vector<float> dd, ss;
+  thread_local std::vector<float> dd;
   if (K % 32) throw std::invalid_argument("quant_amx: K is not a multiple of 32");
   const int64_t nb = K / 32, groups = (M + 7) / 8;
   bb.resize(size_t(groups * nb * 512));
   dd.resize(size_t(groups * nb * 16));
-  ss.resize(size_t(groups * nb * 16));
   xa.M = M, xa.K = K, xa.groups = groups;
-  xa.b = bb.data(), xa.dx = dd.data(), xa.xs = ss.data();
+  xa.b = bb.data(), xa.dx = dd.data();
 #ifdef LLADA_QAMX_X86
   int8_t* B = bb.data();
   float* D = dd.data();
-  float* S = ss.data();
   const int64_t chunks = (nb + kBlocks - 1) / kBlocks;
   pool.run(groups * chunks, [=](int64_t task, int) {
     const int64_t g = task / chunks, b0 = (task % chunks) * kBlocks, b1 = std::min(nb, b0 + kBlocks);
-    pack_blocks(X, ldx, M, nb, g, b0, b1, B, D, S);
+    pack_blocks(X, ldx, M, nb, g, b0, b1, B, D);
   });
 #else
   (void)pool, (void)X, (void)ldx;

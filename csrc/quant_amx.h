@@ -1,7 +1,7 @@
-// Quantized products on AMX-INT8 (Sapphire Rapids on): Q8_0, Q4_0 and Q4_K weights against the
+// Quantized products on AMX-INT8 (Sapphire Rapids on): Q8_0 and Q4_0 weights against the
 // activations as int8 tiles. Picked at run time (cpuid + the Linux permission for the tile data;
-// compiled with target attributes, so a portable build uses it where the CPU has it); Q6_K and
-// CPUs without AMX keep quant.cpp's int16 path.
+// compiled with target attributes, so a portable build uses it where the CPU has it); Q4_K, Q6_K
+// and CPUs without AMX keep quant.cpp's int16 path.
 //
 // Why: quant.cpp's vpdpwssd path does 32 multiply-adds per instruction and spends as much again on
 // unpacking and scaling, so a cached step (8-32 rows) was bound by instructions, not by reading
@@ -14,7 +14,7 @@
 // rounds.
 //
 // Tiles: A = 16 weight rows x 32 values (one block), loaded where the memory map has them (Q8_0)
-// or from a 16 x 1024 int8 unpack (Q4_0, Q4_K, a short last tile); B = the activations' terms in
+// or from a 16 x 1024 int8 unpack (Q4_0, a short last tile); B = the activations' terms in
 // the VNNI layout, packed once per product; C = 16 weight rows x 16 columns of int32, read out
 // and scaled per block (the weight scale changes every 32 values). Columns = h of a group of 8
 // rows, then l of the same 8: one tdpbssd per block for both terms.
@@ -33,7 +33,10 @@ bool quant_amx_available();
 bool quant_amx_on();
 void set_quant_amx(bool on);
 // Formats it computes (the others go to quant_tile).
-inline bool quant_amx_format(DType dt) { return dt == DType::Q8_0 || dt == DType::Q4_0 || dt == DType::Q4_K; }
+// Not Q4_K: since its sub-block scales fold into int16 weights (quant.h), the AVX512-VNNI path ran
+// its cached steps 1.0-1.2x faster than these tiles on the 16-core device (8B shape, 8-32 rows,
+// three runs: tests/bench/RESULTS_quant.md); its many-row products still go to amx_gemm.h.
+inline bool quant_amx_format(DType dt) { return dt == DType::Q8_0 || dt == DType::Q4_0; }
 
 // X [M, K] (K a multiple of 32) quantized and packed for the tiles, in parallel; a thread-local
 // buffer of the calling thread, valid until its next call.
@@ -42,8 +45,6 @@ struct AmxRows {
   int64_t groups = 0;          // groups of 8 rows (rows past M are zeros)
   const int8_t* b = nullptr;   // [groups][K/32][512 bytes]: B tile, columns h of the 8 rows, then l
   const float* dx = nullptr;   // [groups][K/32][16]: 256 d of each h column's row, d of each l column's
-  const float* xs = nullptr;   // [groups][K/32][16]: d * the block's sum of X in the h columns, 0 in the l
-                               // columns (Q4_K's minimums)
 };
 const AmxRows& quantize_rows_amx(ThreadPool& pool, int64_t M, int64_t K, const float* X, int64_t ldx);
 
