@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from types import ModuleType
-from typing import TextIO
+from typing import Any, TextIO
 
 from . import cli_download, cli_generate, cli_infill, cli_quantize, cli_replay, cli_score, cli_serve
 from .cli_generate import UsageError
@@ -31,11 +31,18 @@ COMMANDS: tuple[ModuleType, ...] = (
 )
 
 
+class _WholeOptions(argparse.ArgumentParser):
+    """No prefix matching of options: `--prompt` would otherwise be taken as `--prompt-ids` and the
+    text parsed as token ids, and a new option could change what an old command line means."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="llada-studio", description="Masked-diffusion text generation (LLaDA format)."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _WholeOptions(prog="llada-studio", description="Masked-diffusion text generation (LLaDA format).")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_WholeOptions)
     for command in COMMANDS:
         command.register(sub)
     return parser

@@ -64,6 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     gen = sub.add_parser("generate", help="generate text from a prompt")
     gen.set_defaults(run=run)
     gen.add_argument("prompt", nargs="?", default=None, help="prompt text (omit with --prompt-ids)")
+    gen.add_argument("-p", "--prompt", dest="prompt_option", metavar="TEXT", default=None,
+                     help="the prompt text as an option (as other LLM tools spell it), instead of PROMPT")
     gen.add_argument("--model", help="checkpoint folder (default: the bundled model)")
     _add_param_options(gen)
     gen.add_argument(
@@ -179,6 +181,10 @@ def _params(args: argparse.Namespace) -> GenerationParams:
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
+    if args.prompt_option is not None:
+        if args.prompt is not None:
+            raise UsageError("give the prompt once: as the PROMPT argument or with --prompt, not both")
+        args.prompt = args.prompt_option
     if args.prompt is None and args.prompt_ids is None:
         raise UsageError("give a PROMPT or --prompt-ids 1,2,3")
     if args.prompt is not None and args.prompt_ids is None and not args.prompt.strip():

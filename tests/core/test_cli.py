@@ -169,3 +169,21 @@ def test_best_of_keeps_the_likeliest_answer(tiny_model, capsys):
     kept = json.loads(out.getvalue())["params"]["seed"]
     assert scores[kept] == max(scores.values()) and f"kept seed {kept}" in err
     assert main(["generate", "hello", "--model", str(tiny_model), "--best-of", "0"]) == 2
+
+
+def test_prompt_as_an_option_and_no_abbreviations(tiny_model, capsys):
+    """`--prompt TEXT` (as other LLM tools spell it) is the PROMPT argument; it was taken as an
+    abbreviation of --prompt-ids before, and the text parsed as token ids. Options are matched
+    whole, so an abbreviation is refused rather than guessed."""
+    base = ["--model", str(tiny_model), *ARGS, "--temperature", "0", "--json"]
+    by_arg, by_option = io.StringIO(), io.StringIO()
+    assert main(["generate", "Once upon", *base], by_arg) == 0
+    assert main(["generate", "--prompt", "Once upon", *base], by_option) == 0
+    got, want = json.loads(by_option.getvalue()), json.loads(by_arg.getvalue())
+    assert (got["prompt_ids"], got["generated_ids"]) == (want["prompt_ids"], want["generated_ids"])
+    capsys.readouterr()
+    assert main(["generate", "a", "--prompt", "b", *base]) == 2
+    assert "--prompt, not both" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["generate", "hi", "--model", str(tiny_model), "--gen", "16"])
+    assert exc.value.code == 2 and "--gen" in capsys.readouterr().err
