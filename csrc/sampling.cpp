@@ -46,8 +46,53 @@ uint64_t Rng::next() {
   return result;
 }
 
+SliceMax slice_max(const float* logits, int64_t v0, int64_t v1) {
+  SliceMax m;
+  for (int64_t v = v0; v < v1; ++v) {
+    const float l = logits[v];
+    m.bad |= std::isnan(l) || l == std::numeric_limits<float>::infinity();
+    m.any |= l > -std::numeric_limits<float>::infinity();
+    if (l > m.max || m.token < 0) {
+      if (m.token >= 0) m.second = m.max;
+      m.max = l, m.token = v;
+    } else if (l > m.second) {
+      m.second = l;
+    }
+  }
+  return m;
+}
+
+SliceMax merge_max(const SliceMax& a, const SliceMax& b) {
+  if (a.token < 0) return b;
+  if (b.token < 0) return a;
+  SliceMax m;
+  m.bad = a.bad || b.bad, m.any = a.any || b.any;
+  const bool b_wins = b.max > a.max;  // a's slice comes first: a keeps ties
+  const SliceMax& w = b_wins ? b : a;
+  const SliceMax& o = b_wins ? a : b;
+  m.max = w.max, m.token = w.token, m.second = std::max(w.second, o.max);
+  return m;
+}
+
+double exp_sum(const float* logits, int64_t v0, int64_t v1, double mx) {
+  double sum = 0.0;
+  for (int64_t v = v0; v < v1; ++v) sum += std::exp(double(logits[v]) - mx);
+  return sum;
+}
+
+double greedy_confidence(const SliceMax& m, double sum, Remasking mode) {
+  // p(token) = exp(max - max) / sum; margin = p1 - p2.
+  return mode == Remasking::Margin ? (1.0 - std::exp(double(m.second) - double(m.max))) / sum : 1.0 / sum;
+}
+
 Proposal propose(const float* logits, int64_t V, double temperature, Remasking mode, Rng& rng) {
   Proposal out;
+  if (temperature == 0.0 && (mode == Remasking::LowConfidence || mode == Remasking::Margin)) {
+    const SliceMax m = slice_max(logits, 0, V);
+    out.token = m.token;
+    out.confidence = greedy_confidence(m, exp_sum(logits, 0, V, double(m.max)), mode);
+    return out;
+  }
   if (temperature == 0.0) {
     float best = logits[0];
     for (int64_t v = 1; v < V; ++v)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 namespace llada {
@@ -36,6 +37,22 @@ struct Proposal {
 // Confidence, in float64 with max subtraction: low_confidence = p(token); margin = top-1 minus
 // top-2 probability; entropy = exp(-H); random = a uniform draw.
 Proposal propose(const float* logits, int64_t V, double temperature, Remasking mode, Rng& rng);
+
+// A greedy proposal (T == 0, low_confidence or margin) in pieces, so one position's vocabulary can
+// be split over threads when a step has fewer positions than threads: slice_max over slices of
+// the logits, merge_max of the slices in order, then exp_sum over slices with the merged max, and
+// greedy_confidence. propose() takes the same route with one slice.
+struct SliceMax {
+  float max = -std::numeric_limits<float>::infinity();  // largest logit, first index on ties
+  int64_t token = -1;
+  float second = -std::numeric_limits<float>::infinity();  // largest of the others
+  bool bad = false;  // a NaN or +inf seen
+  bool any = false;  // a logit above -inf seen
+};
+SliceMax slice_max(const float* logits, int64_t v0, int64_t v1);
+SliceMax merge_max(const SliceMax& a, const SliceMax& b);  // a's slice before b's
+double exp_sum(const float* logits, int64_t v0, int64_t v1, double mx);
+double greedy_confidence(const SliceMax& m, double sum, Remasking mode);
 
 // Indices of the k largest values of conf[0:n], ties to the lower index, in that order.
 std::vector<int> top_k(const double* conf, int n, int k);

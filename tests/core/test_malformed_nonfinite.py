@@ -96,11 +96,13 @@ def test_generate_with_nonfinite_logits_is_a_clear_error(folder: Path, kind: str
     assert info.value.step == 1
 
 
+@pytest.mark.parametrize("threads", [1, 16])
 @pytest.mark.parametrize("kind", ENGINES)
-def test_one_nan_column_is_refused_and_no_step_is_delivered(folder: Path, kind: str):
+def test_one_nan_column_is_refused_and_no_step_is_delivered(folder: Path, kind: str, threads: int):
     """NaN in one LM-head row = one NaN logit per position: refused at the first step, before
-    its event (the same message from both engines)."""
-    engine = create_engine(poisoned(folder, 10), kind, threads=1)
+    its event (the same message from both engines). 16 threads: the C++ engine's greedy step
+    splits each position's vocabulary over threads (fewer positions than threads)."""
+    engine = create_engine(poisoned(folder, 10), kind, threads=threads)
     seen: list[Any] = []
     params = GenerationParams(max_steps=4, gen_length=8, block_length=8)
     with watchdog(10), pytest.raises(NonFiniteLogitsError) as info:
