@@ -188,8 +188,6 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
         row[p.mask_id] = -std::numeric_limits<float>::infinity();
         if (p.logits_eos_inf) row[p.eos_id] = -std::numeric_limits<float>::infinity();
       };
-      // Non-finite logits (the torch sampler checks the same): NaN or +inf anywhere, or nothing
-      // above -inf, leave no meaningful proposal; the run ends with an error after this pass.
       auto keep = [&](int64_t c, Proposal pr) {
         if (p.confidence_eos_eot_inf && (pr.token == p.eos_id || pr.token == p.eot_id)) pr.confidence = 0.0;
         prop[size_t(c)] = pr;
@@ -202,6 +200,8 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
       // splits each position's vocabulary: its two passes over the 126464 logits of LLaDA-8B took
       // 2-3.5 ms of a 30-95 ms step on one thread per position (phase_clock.h, 16-core device).
       const int64_t parts = greedy && open > 0 ? std::min<int64_t>(8, pool.size() / open) : 1;
+      // Non-finite logits (the torch sampler checks the same): NaN or +inf anywhere, or nothing
+      // above -inf, leave no meaningful proposal; the run ends with an error after this pass.
       if (parts >= 2) {
         std::vector<int64_t> cell_of;
         for (int64_t c = 0; c < cells; ++c)
@@ -241,6 +241,10 @@ GenerateResult generate(const ModelWeights& w, ThreadPool& pool, Kernel kernel, 
           const SliceMax m = slice_max(row, 0, V);
           if (m.bad || !m.any) {
             nonfinite.store(true, std::memory_order_relaxed);
+            return;
+          }
+          if (greedy) {  // propose()'s greedy route, the max pass above reused
+            keep(c, Proposal{m.token, greedy_confidence(m, exp_sum(row, 0, V, double(m.max)), p.remasking)});
             return;
           }
           const int b = int(c / p.block_length), j = int(c % p.block_length);
